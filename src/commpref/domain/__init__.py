@@ -1,0 +1,1 @@
+"""Pure rules of communication preferences: no I/O, no framework imports."""

@@ -1,0 +1,82 @@
+"""Which token scopes allow which operation (API.md §2.3)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+READ = "communication_preferences.read"
+WRITE = "communication_preferences.write"
+READ_WRITE = "communication_preferences.read_write"
+BATCH_READ = "communication_preferences.statuses.batch.read"
+BATCH_WRITE = "communication_preferences.statuses.batch.write"
+ADMIN = "commpref.admin"  # commpref's own management API (/commpref/v1)
+
+
+class Op(StrEnum):
+    """HubSpot operations, lettered as in API.md §1.2."""
+
+    LIST_DEFINITIONS = "A"
+    GET_STATUSES = "B"
+    SET_STATUS = "C"
+    GET_WIDE = "D"
+    UNSUBSCRIBE_ALL = "E"
+    BATCH_READ = "F"
+    BATCH_WRITE = "G"
+    BATCH_UNSUBSCRIBE_ALL = "H"
+    BATCH_READ_WIDE = "I"
+    GENERATE_LINKS = "J"
+    V3_STATUSES = "K"
+    V3_SUBSCRIBE = "L"
+    V3_UNSUBSCRIBE = "M"
+    V3_RESUBSCRIBE = "N"
+    V3_BULK_STATUSES = "O"
+
+
+_READS = (frozenset({READ}), frozenset({READ_WRITE}))
+_WRITES = (frozenset({WRITE}), frozenset({READ_WRITE}))
+_STATUS_READ = (*_READS, frozenset({"subscriptions-status-read"}))
+_STATUS_WRITE = (*_WRITES, frozenset({"subscriptions-status-write"}))
+
+ALTERNATIVES: dict[Op, tuple[frozenset[str], ...]] = {
+    Op.LIST_DEFINITIONS: (*_READS, frozenset({"subscriptions-definition-read"})),
+    Op.GET_STATUSES: _STATUS_READ,
+    Op.GET_WIDE: _STATUS_READ,
+    Op.V3_STATUSES: _STATUS_READ,
+    Op.V3_BULK_STATUSES: _STATUS_READ,
+    Op.SET_STATUS: _STATUS_WRITE,
+    Op.UNSUBSCRIBE_ALL: _STATUS_WRITE,
+    Op.V3_SUBSCRIBE: _STATUS_WRITE,
+    Op.V3_UNSUBSCRIBE: _STATUS_WRITE,
+    Op.V3_RESUBSCRIBE: (*_STATUS_WRITE, frozenset({"subscriptions-status-resubscribe-write"})),
+    Op.BATCH_READ: (frozenset({BATCH_READ}), frozenset({"subscription-status-batch-read"})),
+    Op.BATCH_READ_WIDE: (frozenset({BATCH_READ}), frozenset({"subscription-status-batch-read"})),
+    Op.BATCH_WRITE: (frozenset({BATCH_WRITE}), frozenset({"subscription-status-batch-write"})),
+    Op.BATCH_UNSUBSCRIBE_ALL: (
+        frozenset({BATCH_WRITE}),
+        frozenset({"subscription-status-batch-write"}),
+    ),
+    Op.GENERATE_LINKS: (frozenset({READ_WRITE}), frozenset({READ, WRITE})),
+}
+
+BATCH_READ_OPS = frozenset({Op.BATCH_READ, Op.BATCH_READ_WIDE})
+BATCH_OPS = frozenset({Op.BATCH_READ, Op.BATCH_READ_WIDE, Op.BATCH_WRITE, Op.BATCH_UNSUBSCRIBE_ALL})
+
+# Every scope name a token may carry.
+ALL_SCOPES: frozenset[str] = frozenset(
+    {s for alts in ALTERNATIVES.values() for alt in alts for s in alt} | {ADMIN}
+)
+
+
+def allows(op: Op, held: frozenset[str]) -> bool:
+    """True when `held` contains every scope of at least one alternative of `op`."""
+    return any(alt <= held for alt in ALTERNATIVES[op])
+
+
+def required_for_message(op: Op) -> tuple[list[str], bool]:
+    """The scope list a 403 names (§6.3) and whether all of them are needed together."""
+    if op is Op.GENERATE_LINKS:
+        return [READ, WRITE], True
+    names = sorted(
+        {s for alt in ALTERNATIVES[op] for s in alt if s.startswith("communication_preferences.")}
+    )
+    return names, False

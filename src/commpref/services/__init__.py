@@ -1,0 +1,1 @@
+"""Use cases. Routes, CLI, preference pages and jobs all call these functions."""
