@@ -1,0 +1,5 @@
+"""`python -m commpref` = the `commpref` command."""
+
+from commpref.cli import main
+
+main()

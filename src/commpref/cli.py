@@ -1,0 +1,370 @@
+"""The `commpref` command: serve, migrate, and manage portals, definitions and tokens.
+
+Every command takes `--database-url` (or COMMPREF_DATABASE_URL) and prints only its value on
+stdout. Domain errors and unreachable databases print one line on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shlex
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from commpref.domain.model import RATE_LIMIT_TIERS
+from commpref.domain.scopes import ALL_SCOPES
+from commpref.errors import CommprefError
+from commpref.services import admin
+from commpref.settings import Settings
+from commpref.storage import open_store
+from commpref.storage.base import Store
+
+T = TypeVar("T")
+DEMO_PORTAL = "Demo"
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", url)
+
+
+def _run(settings: Settings, fn: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store (applying migrations), run `fn`, close; one-line errors, exit 1."""
+
+    async def go() -> T:
+        store = open_store(settings)
+        try:
+            await store.open()
+        except CommprefError:
+            raise
+        except Exception as exc:
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            _fail(f"cannot open database {_redact(settings.database_url)}: {detail}")
+        try:
+            return await fn(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(go())
+    except CommprefError as exc:
+        _fail(exc.message)
+    except ValueError as exc:  # an unsupported database URL
+        _fail(str(exc))
+
+
+def _settings(database_url: str | None, **overrides: Any) -> Settings:
+    try:
+        return Settings.from_env(database_url=database_url, **overrides)
+    except ValueError as exc:
+        _fail(f"invalid setting: {exc}")
+
+
+database_url_option = click.option(
+    "--database-url",
+    default=None,
+    metavar="URL",
+    help="sqlite:///PATH or postgresql://… (default: COMMPREF_DATABASE_URL).",
+)
+
+
+@click.group()
+@click.version_option(package_name="commpref")
+def main() -> None:
+    """commpref: HubSpot's Communication Preferences API, self-hosted."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Listen address (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Listen port (default 8080).")
+@database_url_option
+@click.option("--workers", type=int, default=None, help="Server processes (default 1).")
+def serve(
+    host: str | None, port: int | None, database_url: str | None, workers: int | None
+) -> None:
+    """Apply migrations, then serve the API until SIGTERM/SIGINT."""
+    import uvicorn
+
+    settings = _settings(database_url, host=host, port=port, workers=workers)
+
+    async def migrate_only(store: Store) -> None:
+        return None
+
+    _run(settings, migrate_only)
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "access_log": False,  # commpref writes its own JSON access log
+        "log_level": settings.log_level,
+        "server_header": False,
+        "timeout_graceful_shutdown": 30,
+    }
+    if settings.workers > 1:
+        # Worker processes build the app from the environment, so hand the flags down.
+        os.environ.update(
+            COMMPREF_HOST=settings.host,
+            COMMPREF_PORT=str(settings.port),
+            COMMPREF_DATABASE_URL=settings.database_url,
+            COMMPREF_WORKERS=str(settings.workers),
+        )
+        uvicorn.run("commpref.app:app_from_env", factory=True, workers=settings.workers, **common)
+    else:
+        from commpref.app import create_app
+
+        uvicorn.run(create_app(settings), **common)
+
+
+@main.command()
+@database_url_option
+def migrate(database_url: str | None) -> None:
+    """Apply pending schema migrations; prints the schema version."""
+
+    async def version(store: Store) -> int:
+        applied, _ = await store.schema_version()
+        return applied
+
+    click.echo(_run(_settings(database_url), version))
+
+
+# --- portals -----------------------------------------------------------------------------
+
+
+@main.group()
+def portal() -> None:
+    """Create and configure portals."""
+
+
+@portal.command("create")
+@click.option("--name", required=True)
+@click.option("--gdpr", is_flag=True, help="Opt-ins need a legal basis.")
+@click.option("--brands", is_flag=True, help="Enable business units (brands).")
+@click.option("--default-language", default="en", show_default=True)
+@database_url_option
+def portal_create(
+    name: str, gdpr: bool, brands: bool, default_language: str, database_url: str | None
+) -> None:
+    """Create a portal (with HubSpot's three default definitions); prints its id."""
+
+    async def create(store: Store) -> int:
+        p = await admin.create_portal(
+            store=store, name=name, gdpr=gdpr, brands=brands, default_language=default_language
+        )
+        return p.id
+
+    click.echo(_run(_settings(database_url), create))
+
+
+@portal.command("set")
+@click.option("--portal", "portal_id", type=int, required=True)
+@click.option("--gdpr/--no-gdpr", default=None)
+@click.option("--brands/--no-brands", default=None)
+@click.option("--default-language", default=None)
+@click.option("--strict-v3-unknown-404/--no-strict-v3-unknown-404", default=None)
+@click.option("--batch-scopes/--no-batch-scopes", default=None)
+@click.option("--rate-limit-tier", type=click.Choice([*RATE_LIMIT_TIERS, "none"]), default=None)
+@database_url_option
+def portal_set(
+    portal_id: int,
+    gdpr: bool | None,
+    brands: bool | None,
+    default_language: str | None,
+    strict_v3_unknown_404: bool | None,
+    batch_scopes: bool | None,
+    rate_limit_tier: str | None,
+    database_url: str | None,
+) -> None:
+    """Change portal settings; prints the portal id."""
+    flags: dict[str, object] = {
+        k: v
+        for k, v in {
+            "gdpr": gdpr,
+            "brands": brands,
+            "default_language": default_language,
+            "strict_v3_unknown_404": strict_v3_unknown_404,
+            "batch_scopes_enabled": batch_scopes,
+        }.items()
+        if v is not None
+    }
+    if rate_limit_tier is not None:
+        flags["rate_limit_tier"] = None if rate_limit_tier == "none" else rate_limit_tier
+    if not flags:
+        raise click.UsageError("nothing to change: give at least one setting")
+
+    async def update(store: Store) -> int:
+        p = await admin.update_portal(store=store, portal_id=portal_id, **flags)
+        return p.id
+
+    click.echo(_run(_settings(database_url), update))
+
+
+@main.group("business-unit")
+def business_unit() -> None:
+    """Manage business units (brands)."""
+
+
+@business_unit.command("create")
+@click.option("--portal", "portal_id", type=int, required=True)
+@click.option("--id", "unit_id", type=int, required=True)
+@click.option("--name", required=True)
+@database_url_option
+def business_unit_create(portal_id: int, unit_id: int, name: str, database_url: str | None) -> None:
+    """Add a business unit to a portal; prints its id."""
+
+    async def create(store: Store) -> int:
+        unit = await admin.create_business_unit(
+            store=store, portal_id=portal_id, business_unit_id=unit_id, name=name
+        )
+        return unit.id
+
+    click.echo(_run(_settings(database_url), create))
+
+
+@main.group()
+def definition() -> None:
+    """Manage subscription definitions."""
+
+
+@definition.command("create")
+@click.option("--portal", "portal_id", type=int, required=True)
+@click.option("--name", required=True)
+@click.option("--description", required=True)
+@click.option("--business-unit", type=int, default=0, show_default=True)
+@click.option("--purpose", default="")
+@click.option("--communication-method", default="")
+@click.option("--inactive", is_flag=True, help="Create it archived.")
+@database_url_option
+def definition_create(
+    portal_id: int,
+    name: str,
+    description: str,
+    business_unit: int,
+    purpose: str,
+    communication_method: str,
+    inactive: bool,
+    database_url: str | None,
+) -> None:
+    """Create a subscription definition; prints its id."""
+
+    async def create(store: Store) -> int:
+        d = await admin.create_definition(
+            store=store,
+            portal_id=portal_id,
+            name=name,
+            description=description,
+            business_unit_id=business_unit,
+            purpose=purpose,
+            communication_method=communication_method,
+            is_active=not inactive,
+        )
+        return d.id
+
+    click.echo(_run(_settings(database_url), create))
+
+
+# --- tokens ------------------------------------------------------------------------------
+
+
+@main.group()
+def token() -> None:
+    """Issue and revoke API tokens."""
+
+
+@token.command("create")
+@click.option("--portal", "portal_id", type=int, required=True)
+@click.option("--scope", "scopes", multiple=True, help="A scope name; repeat for several.")
+@click.option("--all-scopes", is_flag=True, help="Every scope commpref knows.")
+@click.option("--name", default="token", show_default=True)
+@click.option("--app-id", type=int, default=None, help="App id shown in `source` texts.")
+@database_url_option
+def token_create(
+    portal_id: int,
+    scopes: tuple[str, ...],
+    all_scopes: bool,
+    name: str,
+    app_id: int | None,
+    database_url: str | None,
+) -> None:
+    """Create a token; prints its secret (shown only this once)."""
+    if bool(scopes) == all_scopes:
+        raise click.UsageError("give either --scope (one or more) or --all-scopes")
+    wanted = ALL_SCOPES if all_scopes else frozenset(scopes)
+
+    async def create(store: Store) -> str:
+        _, secret = await admin.create_token(
+            store=store, portal_id=portal_id, scopes=wanted, name=name, app_id=app_id
+        )
+        return secret
+
+    click.echo(_run(_settings(database_url), create))
+
+
+@token.command("revoke")
+@click.option("--portal", "portal_id", type=int, required=True)
+@click.option("--id", "token_id", type=int, required=True)
+@database_url_option
+def token_revoke(portal_id: int, token_id: int, database_url: str | None) -> None:
+    """Revoke a token; prints its id."""
+
+    async def revoke(store: Store) -> bool:
+        return await admin.revoke_token(store=store, portal_id=portal_id, token_id=token_id)
+
+    if not _run(_settings(database_url), revoke):
+        _fail(f"token {token_id} of portal {portal_id} does not exist")
+    click.echo(token_id)
+
+
+# --- demo --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default=None, help="Host the curl line points at.")
+@click.option("--port", type=int, default=None, help="Port the curl line points at.")
+@database_url_option
+def demo(host: str | None, port: int | None, database_url: str | None) -> None:
+    """Make a "Demo" portal (once) and a fresh all-scopes token; print it and a curl line."""
+    settings = _settings(database_url, host=host, port=port)
+
+    async def setup(store: Store) -> str:
+        portals = [p for p in await store.list_portals() if p.name == DEMO_PORTAL]
+        portal_id = (
+            portals[0].id
+            if portals
+            else (await admin.create_portal(store=store, name=DEMO_PORTAL)).id
+        )
+        _, secret = await admin.create_token(
+            store=store, portal_id=portal_id, scopes=ALL_SCOPES, name="demo"
+        )
+        return secret
+
+    secret = _run(settings, setup)
+    from commpref.app import base_url
+
+    path = "/communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL"
+    url = base_url(settings) + path
+    curl = [
+        "curl",
+        "-sS",
+        "-X",
+        "POST",
+        url,
+        "-H",
+        f"Authorization: Bearer {secret}",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"inputs":["a@example.com"]}',
+    ]
+    click.echo(secret)
+    click.echo(shlex.join(curl))

@@ -1,0 +1,124 @@
+"""Domain values → wire Structs (API.md §4): times, ids and the per-portal shape rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, cast
+
+from msgspec import UNSET
+
+from commpref.domain.model import Definition, Portal
+from commpref.domain.rules import StatusRow, V3Row, WideRow
+from commpref.http import wire
+from commpref.services.statuses import InputError
+
+
+def format_ms(ms: int) -> str:
+    """Epoch milliseconds as UTC ISO-8601 with milliseconds and `Z` (§4)."""
+    seconds, millis = divmod(ms, 1000)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
+
+
+# Cached: the rows of one answer usually share a handful of timestamps.
+iso = lru_cache(maxsize=8192)(format_ms)
+
+
+def public_status(email: str, row: StatusRow) -> wire.PublicStatus:
+    d = row.definition
+    return wire.PublicStatus(
+        subscriberIdString=email,
+        subscriptionId=d.id,
+        subscriptionName=d.name,
+        channel="EMAIL",
+        status=cast(Any, row.status.value),
+        source=row.source,
+        legalBasis=cast(Any, row.legal_basis),
+        legalBasisExplanation=row.legal_basis_explanation,
+        setStatusSuccessReason=cast(Any, None if row.reason is None else row.reason.value),
+        businessUnitId=d.business_unit_id,
+        timestamp=iso(row.timestamp),
+    )
+
+
+def public_statuses(email: str, rows: Sequence[StatusRow]) -> list[wire.PublicStatus]:
+    return [public_status(email, r) for r in rows]
+
+
+def wide_status(portal: Portal, email: str, row: WideRow) -> wire.PublicWideStatus:
+    """§5.10: no brands → PORTAL_WIDE without the id; brands → BUSINESS_UNIT_WIDE with it."""
+    return wire.PublicWideStatus(
+        subscriberIdString=email,
+        wideStatusType="BUSINESS_UNIT_WIDE" if portal.brands else "PORTAL_WIDE",
+        status=cast(Any, row.status.value),
+        channel="EMAIL",
+        businessUnitId=row.business_unit_id if portal.brands else UNSET,
+        timestamp=iso(row.timestamp),
+    )
+
+
+def wide_statuses(
+    portal: Portal, email: str, rows: Sequence[WideRow]
+) -> list[wire.PublicWideStatus]:
+    return [wide_status(portal, email, r) for r in rows]
+
+
+def definition(d: Definition, *, translations: bool) -> wire.SubscriptionDefinition:
+    return wire.SubscriptionDefinition(
+        id=str(d.id),
+        name=d.name,
+        description=d.description,
+        purpose=d.purpose,
+        communicationMethod=d.communication_method,
+        isActive=d.is_active,
+        isDefault=d.is_default,
+        isInternal=d.is_internal,
+        businessUnitId=d.business_unit_id,
+        createdAt=iso(d.created_at),
+        updatedAt=iso(d.updated_at),
+        subscriptionTranslations=(
+            [
+                wire.PublicSubscriptionTranslation(
+                    subscriptionId=d.id,
+                    languageCode=t.language_code,
+                    name=t.name,
+                    description=t.description,
+                    createdAt=t.created_at,
+                    updatedAt=t.updated_at,
+                )
+                for t in d.translations
+            ]
+            if translations
+            else UNSET
+        ),
+    )
+
+
+def v3_status(portal: Portal, row: V3Row) -> wire.PublicSubscriptionStatus:
+    d = row.definition
+    return wire.PublicSubscriptionStatus(
+        id=str(d.id),
+        name=d.name,
+        description=d.description,
+        status=cast(Any, row.status.value),
+        sourceOfStatus=cast(Any, row.source_of_status.value),
+        brandId=d.business_unit_id if portal.brands else UNSET,
+        legalBasis=cast(Any, row.legal_basis),
+        legalBasisExplanation=row.legal_basis_explanation,
+    )
+
+
+def standard_errors(errors: Sequence[InputError]) -> list[wire.StandardError]:
+    """Per-input batch failures as HubSpot's `StandardError` elements (§6.6)."""
+    return [
+        wire.StandardError(
+            status="error",
+            category="VALIDATION_ERROR",
+            message=e.message,
+            context=e.context,
+            errors=[],
+            links={},
+        )
+        for e in errors
+    ]

@@ -1,0 +1,337 @@
+"""The SQLite backend: one writer thread, a pool of reader threads, checkpoints off the
+commit path.
+
+SQLite allows one writer at a time, so every write runs on one dedicated thread that owns
+the only writing connection (DESIGN.md "Storage"); in WAL mode readers use their own
+connections and never wait for it. The writer never checkpoints (wal_autocheckpoint=0): a
+background thread runs PASSIVE checkpoints, so a commit pays only for its own WAL fsync.
+The statements themselves live in `sqlite_sql`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from commpref.domain.model import (
+    BusinessUnit,
+    Definition,
+    Portal,
+    PortalContext,
+    Subscriber,
+    Token,
+)
+from commpref.errors import Unavailable
+from commpref.storage import migrations
+from commpref.storage import sqlite_sql as sql
+from commpref.storage.base import Plan, Store, StoredEvent
+
+R = TypeVar("R")
+Conn = sqlite3.Connection
+log = logging.getLogger(__name__)
+
+SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+CACHE_KIB = 64 * 1024
+BUSY_TIMEOUT_S = 30.0
+
+
+def database_path(url: str) -> Path:
+    """`sqlite:///rel/path.db` (relative to the working directory) or `sqlite:////abs.db`."""
+    prefix = "sqlite:///"
+    rest = url[len(prefix) :].split("?", 1)[0] if url.startswith(prefix) else ""
+    if not rest or rest == ":memory:":  # several connections must share one file
+        raise ValueError(f"unsupported SQLite URL {url!r}: use sqlite:///PATH")
+    return Path(rest).absolute()
+
+
+def _unknown(given: dict[str, object], allowed: frozenset[str], what: str) -> None:
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        raise ValueError(f"unknown {what} field(s): {', '.join(unknown)}")
+
+
+class SqliteStore(Store):
+    kind = "sqlite"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        synchronous: str = "FULL",
+        readers: int = 4,
+        checkpoint_interval: float = 1.0,
+    ) -> None:
+        self.path = database_path(url)
+        self.synchronous = synchronous.upper()
+        if self.synchronous not in SYNCHRONOUS_MODES:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
+        self._reader_count = readers
+        self._checkpoint_interval = checkpoint_interval
+        self._writer_pool: ThreadPoolExecutor | None = None
+        self._reader_pool: ThreadPoolExecutor | None = None
+        self._writer: Conn | None = None
+        self._readers: list[Conn] = []
+        self._readers_lock = threading.Lock()
+        self._local = threading.local()
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        self._closed = False
+
+    # --- threads and connections ------------------------------------------------------
+    def _connect(self, *, read_only: bool = False) -> Conn:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_S,
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            check_same_thread=False,  # used by one thread, but closed by the closing one
+            cached_statements=256,
+        )
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if read_only:
+            conn.execute("PRAGMA query_only = ON")
+        return conn
+
+    def _open_writer(self) -> None:
+        conn = self._writer = self._connect()
+        mode = sql.one(conn, "PRAGMA journal_mode = WAL")[0]
+        if str(mode).lower() != "wal":
+            raise RuntimeError(f"{self.path}: cannot enable WAL (journal_mode={mode})")
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer thread does it
+        conn.execute(f"PRAGMA journal_size_limit = {CACHE_KIB * 1024}")
+        sql.migrate(conn)
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            try:
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                self._writer.close()
+                self._writer = None
+
+    def _reader(self) -> Conn:
+        conn: Conn | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect(read_only=True)
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def _checkpoint_loop(self, conn: Conn) -> None:
+        try:
+            while not self._stop.wait(self._checkpoint_interval):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as e:  # retried on the next tick
+                    log.warning("sqlite checkpoint failed: %s", e)
+        finally:
+            conn.close()
+
+    def _in_transaction(self, fn: Callable[[Conn], R]) -> R:
+        if self._writer is None:
+            raise Unavailable("database unavailable")
+        return sql.transaction(self._writer, fn)
+
+    async def _write(self, fn: Callable[[Conn], R]) -> R:
+        """Run `fn` in one transaction on the writer thread."""
+        if self._closed or self._writer_pool is None:
+            raise Unavailable("database unavailable")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer_pool, self._in_transaction, fn)
+
+    async def _read(self, fn: Callable[[Conn], R]) -> R:
+        if self._closed or self._reader_pool is None:
+            raise Unavailable("database unavailable")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader_pool, lambda: fn(self._reader()))
+
+    # --- lifecycle ---------------------------------------------------------------------
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._reader_pool = ThreadPoolExecutor(self._reader_count, "sqlite-reader")
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._writer_pool, self._open_writer)
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop,
+                args=(self._connect(),),
+                name="sqlite-checkpointer",
+                daemon=True,
+            )
+            self._checkpointer.start()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        await asyncio.to_thread(self._shutdown)
+
+    def _shutdown(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.join()
+        if self._reader_pool is not None:
+            self._reader_pool.shutdown(wait=True)
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        if self._writer_pool is not None:
+            # Queued behind any in-flight write, so those commit first.
+            self._writer_pool.submit(self._close_writer).result()
+            self._writer_pool.shutdown(wait=True)
+
+    async def ping(self) -> None:
+        try:
+            await self._read(lambda c: sql.one(c, "SELECT 1 FROM schema_migrations LIMIT 1"))
+        except (sqlite3.Error, RuntimeError, Unavailable) as e:
+            raise Unavailable("database unavailable") from e
+
+    async def schema_version(self) -> tuple[int, int]:
+        return await self._read(sql.applied_version), migrations.LATEST
+
+    async def pragma(self, name: str) -> Any:
+        """A PRAGMA's value as the writer connection sees it (diagnostics and tests)."""
+        if not name.replace("_", "").isalpha():
+            raise ValueError(f"not a pragma name: {name!r}")
+        return await self._write(lambda c: sql.one(c, f"PRAGMA {name}")[0])
+
+    # --- portals, business units, definitions, tokens ------------------------------------
+    async def create_portal(
+        self,
+        *,
+        name: str,
+        gdpr: bool = False,
+        brands: bool = False,
+        default_language: str = "en",
+        now: int,
+    ) -> Portal:
+        return await self._write(
+            lambda c: sql.create_portal(
+                c, name=name, gdpr=gdpr, brands=brands, default_language=default_language, now=now
+            )
+        )
+
+    async def update_portal(self, portal_id: int, **flags: object) -> Portal:
+        _unknown(flags, sql.PORTAL_FIELDS, "portal")
+        return await self._write(lambda c: sql.update_portal(c, portal_id, flags))
+
+    async def get_portal(self, portal_id: int) -> Portal | None:
+        return await self._read(lambda c: sql.get_portal(c, portal_id))
+
+    async def list_portals(self) -> list[Portal]:
+        return await self._read(sql.list_portals)
+
+    async def create_business_unit(
+        self, *, portal_id: int, business_unit_id: int, name: str
+    ) -> BusinessUnit:
+        return await self._write(
+            lambda c: sql.create_business_unit(c, portal_id, business_unit_id, name)
+        )
+
+    async def create_definition(
+        self,
+        *,
+        portal_id: int,
+        name: str,
+        description: str,
+        business_unit_id: int = 0,
+        purpose: str = "",
+        communication_method: str = "",
+        is_active: bool = True,
+        is_default: bool = False,
+        is_internal: bool = False,
+        now: int,
+    ) -> Definition:
+        row = (portal_id, business_unit_id, name, description, purpose, communication_method,
+               is_active, is_default, is_internal, now, now)  # fmt: skip
+        return await self._write(lambda c: sql.create_definition(c, row))
+
+    async def update_definition(
+        self, definition_id: int, *, now: int, **fields: object
+    ) -> Definition:
+        _unknown(fields, sql.DEFINITION_FIELDS, "definition")
+        return await self._write(lambda c: sql.update_definition(c, definition_id, now, fields))
+
+    async def set_translation(
+        self,
+        *,
+        definition_id: int,
+        language_code: str,
+        name: str,
+        description: str,
+        now: int,
+    ) -> None:
+        await self._write(
+            lambda c: sql.set_translation(c, definition_id, language_code, name, description, now)
+        )
+
+    async def create_token(
+        self,
+        *,
+        portal_id: int,
+        name: str,
+        secret_hash: str,
+        scopes: frozenset[str],
+        app_id: int | None = None,
+        expires_at: int | None = None,
+        now: int,
+    ) -> Token:
+        token = Token(0, portal_id, name, scopes, app_id, now, expires_at)
+        return await self._write(lambda c: sql.create_token(c, token, secret_hash))
+
+    async def revoke_token(self, *, portal_id: int, token_id: int, now: int) -> bool:
+        return await self._write(lambda c: sql.revoke_token(c, portal_id, token_id, now))
+
+    async def list_tokens(self, portal_id: int) -> list[Token]:
+        return await self._read(lambda c: sql.list_tokens(c, portal_id))
+
+    async def authenticate(self, secret_hash: str) -> tuple[Token, PortalContext] | None:
+        return await self._read(lambda c: sql.authenticate(c, secret_hash))
+
+    async def portal_context(self, portal_id: int) -> PortalContext:
+        return await self._read(lambda c: sql.portal_context(c, portal_id))
+
+    # --- subscribers and the ledger -----------------------------------------------------
+    async def read_subscribers(
+        self, portal_id: int, emails: Sequence[str]
+    ) -> dict[str, Subscriber]:
+        if not emails:
+            return {}
+        return await self._read(lambda c: sql.load_subscribers(c, portal_id, emails))
+
+    async def mutate(self, portal_id: int, emails: Sequence[str], plan: Plan[R]) -> R:
+        def tx(c: Conn) -> R:
+            stored = sql.load_subscribers(c, portal_id, emails)
+            subs = {e: stored.get(e) or Subscriber(e) for e in emails}
+            outcome = plan(subs)
+            sql.save(c, portal_id, subs, outcome)
+            return outcome.value
+
+        return await self._write(tx)
+
+    async def events(
+        self,
+        portal_id: int,
+        *,
+        email: str | None = None,
+        after_id: int = 0,
+        limit: int = 1000,
+    ) -> list[StoredEvent]:
+        return await self._read(lambda c: sql.events(c, portal_id, email, after_id, limit))
+
+    async def get_secret(self, name: str) -> str | None:
+        return await self._read(lambda c: sql.get_secret(c, name))
+
+    async def set_secret_if_absent(self, name: str, value: str) -> str:
+        return await self._write(lambda c: sql.set_secret_if_absent(c, name, value))

@@ -1,0 +1,200 @@
+"""`PostgresStore.mutate` across processes: no lost updates, one event per actual change, and a
+constant number of statements per batch."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from commpref.domain.model import (
+    Actor,
+    Change,
+    ChangeKind,
+    Event,
+    Status,
+    Subscriber,
+    TypeStatus,
+)
+from commpref.services import statuses
+from commpref.services.context import Call
+from commpref.storage.base import Outcome
+from commpref.storage.postgres import PostgresStore
+from tests.conftest import POSTGRES_URL
+from tests.support.postgres import fresh_database
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not POSTGRES_URL, reason="needs COMMPREF_TEST_POSTGRES_URL"),
+]
+
+COUNTER = 0  # a definition id no portal has: the plans below use its timestamp as a counter
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    assert POSTGRES_URL is not None
+    with fresh_database(POSTGRES_URL) as u:
+        yield u
+
+
+@pytest.fixture
+async def stores(url: str) -> AsyncIterator[list[PostgresStore]]:
+    """Four stores with their own pools: as many processes sharing one database."""
+    opened = [PostgresStore(url, pool_size=3) for _ in range(4)]
+    for s in opened:
+        await s.open()
+    try:
+        yield opened
+    finally:
+        for s in opened:
+            await s.close()
+
+
+def increment(emails: list[str], batch: int) -> Any:
+    """A plan adding one to each address's counter, recording old→new in its event."""
+
+    def plan(subs: dict[str, Subscriber]) -> Outcome[int]:
+        events = []
+        for email in emails:
+            sub = subs[email]
+            if sub.created_at is None:
+                sub.created_at = batch
+            old = sub.types.get(COUNTER)
+            n = old.timestamp if old else 0
+            sub.types[COUNTER] = TypeStatus(Status.SUBSCRIBED, "counter", n + 1)
+            change = (Change(ChangeKind.TYPE, COUNTER, Status.NOT_SPECIFIED, Status.SUBSCRIBED),)
+            events.append(Event(email, change, f"{n}->{n + 1}", "test", str(batch), batch))
+        return Outcome(batch, set(emails), events)
+
+    return plan
+
+
+async def test_overlapping_batches_from_several_stores_lose_no_update(
+    stores: list[PostgresStore],
+) -> None:
+    portal = await stores[0].create_portal(name="p", now=1)
+    rng = random.Random(7)
+    addresses = [f"a{i}@example.com" for i in range(30)]
+    batches = [rng.sample(addresses, rng.randint(1, 20)) for _ in range(120)]
+
+    await asyncio.gather(
+        *(
+            stores[i % len(stores)].mutate(portal.id, b, increment(b, i))
+            for i, b in enumerate(batches)
+        )
+    )
+
+    expected = {a: sum(a in b for b in batches) for a in addresses}
+    stored = await stores[1].read_subscribers(portal.id, addresses)
+    assert {a: stored[a].types[COUNTER].timestamp for a in stored} == {
+        a: n for a, n in expected.items() if n
+    }
+    for a in addresses:
+        ledger = [e.event.source for e in await stores[2].events(portal.id, email=a)]
+        # One event per change, in the order the changes were made.
+        assert ledger == [f"{n}->{n + 1}" for n in range(expected[a])]
+
+
+async def test_concurrent_status_writes_keep_the_ledger_a_chain(
+    stores: list[PostgresStore],
+) -> None:
+    portal = await stores[0].create_portal(name="p", now=1)
+    ctx = await stores[0].portal_context(portal.id)
+    definitions = [d.id for d in ctx.definitions]
+    rng = random.Random(11)
+    addresses = [f"b{i}@example.com" for i in range(12)]
+
+    async def request(i: int) -> None:
+        store = stores[i % len(stores)]
+        call = Call.make(ctx, Actor("test", str(i)), now=1000 + i)
+        chosen = rng.sample(addresses, rng.randint(1, 6))
+        if i % 5 == 0:
+            await statuses.unsubscribe_all(
+                store=store, call=call, inputs=chosen, business_unit_id=None
+            )
+            return
+        writes = [
+            statuses.StatusWrite(
+                a, rng.choice(definitions), rng.choice([Status.SUBSCRIBED, Status.UNSUBSCRIBED])
+            )
+            for a in chosen
+        ]
+        await statuses.write_statuses(store=store, call=call, writes=writes)
+
+    await asyncio.gather(*(request(i) for i in range(150)))
+
+    stored = await stores[3].read_subscribers(portal.id, addresses)
+    for a in addresses:
+        last: dict[tuple[ChangeKind, int], Status] = {}
+        for stored_event in await stores[3].events(portal.id, email=a):
+            for c in stored_event.event.changes:
+                key = (c.kind, c.target)
+                assert c.old == last.get(key, Status.NOT_SPECIFIED), (a, key)  # no lost update
+                assert c.new != c.old  # an event only for an actual change
+                last[key] = c.new
+        sub = stored.get(a, Subscriber(a))
+        assert {k: v for k, v in last.items() if k[0] is ChangeKind.TYPE} == {
+            (ChangeKind.TYPE, d): s.status for d, s in sub.types.items()
+        }
+        assert {k: v for k, v in last.items() if k[0] is ChangeKind.WIDE} == {
+            (ChangeKind.WIDE, u): w.status for u, w in sub.wide.items()
+        }
+
+
+class CountingStore(PostgresStore):
+    """Records every statement its connections send (asyncpg's query logger)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, pool_size=1)
+        self.statements: list[str] = []
+        self.connection: Any = None
+
+    async def _init_connection(self, con: Any) -> None:
+        self.connection = con
+        con.add_query_logger(lambda record: self.statements.append(record.query))
+
+    async def count(self, work: Any) -> int:
+        self.statements.clear()
+        await work
+        await asyncio.sleep(0)  # the logger runs its callbacks with call_soon
+        return len(self.statements)
+
+
+async def test_a_batch_costs_the_same_statements_whatever_its_size(url: str) -> None:
+    store = CountingStore(url)
+    await store.open()
+    try:
+        portal = await store.create_portal(name="p", now=1)
+
+        def batch(tag: str, n: int) -> list[str]:
+            return [f"{tag}{i}@example.com" for i in range(n)]
+
+        await store.mutate(portal.id, batch("warm", 3), increment(batch("warm", 3), 0))
+        counts = {}
+        for n in (1, 100, 1000):
+            emails = batch(f"new{n}-", n)
+            counts[n] = await store.count(store.mutate(portal.id, emails, increment(emails, n)))
+        # Updating existing subscribers costs the same as creating them.
+        emails = batch("new100-", 100)
+        updates = await store.count(store.mutate(portal.id, emails, increment(emails, 2)))
+        reads = await store.count(store.read_subscribers(portal.id, emails))
+
+        # BEGIN, claim (lock), load, save subscribers, append events, COMMIT.
+        assert counts == {1: 6, 100: 6, 1000: 6}
+        assert updates == 6
+        assert reads == 1
+        # Prepared once per connection and reused, not re-parsed per batch.
+        prepared = await store.connection.fetchval(
+            # (split so that this statement does not match itself)
+            "SELECT count(*) FROM pg_prepared_statements"
+            " WHERE statement LIKE '%SET state = s.state' || ' WHERE false%'"
+        )
+        assert prepared == 1
+        stored = await store.read_subscribers(portal.id, batch("new1000-", 1000))
+        assert len(stored) == 1000
+    finally:
+        await store.close()

@@ -1,0 +1,97 @@
+"""The packed subscriber state and the ledger's change list (storage/codec.py)."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from commpref.domain.model import Change, ChangeKind, Status, TypeStatus, WideStatus
+from commpref.storage import codec
+
+INT64 = st.integers(min_value=0, max_value=2**63 - 1)
+STATUSES = st.sampled_from(list(Status))
+OPTIONAL_TEXT = st.none() | st.text(max_size=40)
+TYPE_STATUSES = st.builds(
+    TypeStatus, STATUSES, st.text(max_size=40), INT64, OPTIONAL_TEXT, OPTIONAL_TEXT
+)
+WIDE_STATUSES = st.builds(WideStatus, STATUSES, INT64, st.text(max_size=40))
+CHANGES = st.builds(
+    Change,
+    st.sampled_from(list(ChangeKind)),
+    INT64,
+    STATUSES,
+    STATUSES,
+    OPTIONAL_TEXT,
+    OPTIONAL_TEXT,
+)
+
+
+def test_state_round_trip() -> None:
+    types = {
+        101: TypeStatus(Status.SUBSCRIBED, "Public status API", 1_777_629_600_000, "NON_GDPR", "x"),
+        102: TypeStatus(Status.UNSUBSCRIBED, "Public status API, App ID:5848098", 1, None, None),
+        2**40: TypeStatus(Status.NOT_SPECIFIED, "Ünïcødé ✓", 0),
+    }
+    wide = {
+        0: WideStatus(Status.UNSUBSCRIBED, 5, "Public status API"),
+        7: WideStatus(Status.SUBSCRIBED, 6),
+    }
+    assert codec.decode(codec.encode(types, wide)) == (types, wide)
+
+
+def test_empty_state_round_trip() -> None:
+    assert codec.decode(codec.encode({}, {})) == ({}, {})
+
+
+def test_packed_state_stays_small() -> None:
+    # Ten types and a wide status: one row whatever the number of definitions, so it must
+    # stay compact (DESIGN.md "Layout for speed").
+    types = {
+        d: TypeStatus(Status.UNSUBSCRIBED, "Public status API", 1_777_629_600_000)
+        for d in range(1, 11)
+    }
+    packed = codec.encode(types, {0: WideStatus(Status.UNSUBSCRIBED, 1_777_629_600_000, "")})
+    assert len(packed) < 400
+
+
+@given(
+    st.dictionaries(INT64, TYPE_STATUSES, max_size=12),
+    st.dictionaries(INT64, WIDE_STATUSES, max_size=4),
+)
+def test_any_state_round_trips(types: dict[int, TypeStatus], wide: dict[int, WideStatus]) -> None:
+    assert codec.decode(codec.encode(types, wide)) == (types, wide)
+
+
+def test_changes_are_json_readable_by_sql() -> None:
+    changes = (
+        Change(ChangeKind.TYPE, 101, Status.NOT_SPECIFIED, Status.SUBSCRIBED, "NON_GDPR", "why"),
+        Change(ChangeKind.WIDE, 0, Status.UNSUBSCRIBED, Status.SUBSCRIBED),
+    )
+    text = codec.encode_changes(changes)
+    assert json.loads(text) == [
+        {
+            "kind": "SUBSCRIPTION",
+            "target": 101,
+            "old": "NOT_SPECIFIED",
+            "new": "SUBSCRIBED",
+            "legalBasis": "NON_GDPR",
+            "legalBasisExplanation": "why",
+        },
+        {
+            "kind": "WIDE",
+            "target": 0,
+            "old": "UNSUBSCRIBED",
+            "new": "SUBSCRIBED",
+            "legalBasis": None,
+            "legalBasisExplanation": None,
+        },
+    ]
+    assert codec.decode_changes(text) == changes
+    assert codec.decode_changes(text.encode()) == changes
+
+
+@given(st.lists(CHANGES, max_size=8).map(tuple))
+def test_any_changes_round_trip(changes: tuple[Change, ...]) -> None:
+    assert codec.decode_changes(codec.encode_changes(changes)) == changes
