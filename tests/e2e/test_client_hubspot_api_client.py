@@ -239,7 +239,13 @@ def test_get_email_status_brands(server: Server) -> None:
         sdk.communication_preferences.unsubscribe_all(
             "b@example.com", channel="EMAIL", business_unit_id=BRAND
         )
-    api = make_client(server, p.token).communication_preferences.status_api
+    v3 = make_client(server, p.token).communication_preferences
+    defs = v3.definition_api.get_page().subscription_definitions
+    assert [(d.id, d.business_unit_id) for d in defs] == [
+        *((str(d), 0) for d in p.definitions),
+        (str(brand_def), BRAND),
+    ]
+    api = v3.status_api
     resp = api.get_email_status("b@example.com")
     assert [
         (s.id, s.brand_id, s.status, s.source_of_status) for s in resp.subscription_statuses

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pydantic
 import pytest
 from hubspot_sdk import (
     AsyncHubSpot,
@@ -143,7 +144,9 @@ def body_of(exc: Any) -> dict[str, Any]:
     return exc.body
 
 
-def assert_error(exc: Any, status: int, category: str, message: str | None = None) -> dict:
+def assert_error(
+    exc: Any, status: int, category: str, message: str | None = None
+) -> dict[str, Any]:
     body = body_of(exc)
     assert exc.status_code == status
     assert body["status"] == "error"
@@ -154,6 +157,20 @@ def assert_error(exc: Any, status: int, category: str, message: str | None = Non
     if message is not None:
         assert body["message"] == message
     return body
+
+
+def exact(value: object, top_level_extras: frozenset[str] = frozenset()) -> None:
+    """No key the SDK's models do not declare, at any depth; envelopes omit requestedAt/links."""
+    if isinstance(value, pydantic.BaseModel):
+        assert set(value.model_extra or {}) <= top_level_extras, value.model_extra
+        if "requested_at" in type(value).model_fields:
+            assert "requested_at" not in value.model_fields_set
+            assert "links" not in value.model_fields_set
+        for name in type(value).model_fields:
+            exact(getattr(value, name))
+    elif isinstance(value, list):
+        for item in value:
+            exact(item)
 
 
 def by_id(rows: list[PublicStatus]) -> dict[int, PublicStatus]:
@@ -180,9 +197,9 @@ def test_every_sdk_method_is_covered() -> None:
             )
 
 
-def test_async_client_exposes_the_same_methods() -> None:
-    client = AsyncHubSpot(access_token="x", base_url="http://127.0.0.1:9")
-    assert exposed_methods(client.communication_preferences) == set(COVERAGE)
+async def test_async_client_exposes_the_same_methods() -> None:
+    async with AsyncHubSpot(access_token="x", base_url="http://127.0.0.1:9") as client:
+        assert exposed_methods(client.communication_preferences) == set(COVERAGE)
 
 
 # --- A: definitions ----------------------------------------------------------------------
@@ -191,6 +208,7 @@ def test_async_client_exposes_the_same_methods() -> None:
 def test_definitions_list_defaults(sdk: HubSpot, portal: Portal) -> None:
     cp = sdk.communication_preferences
     resp = cp.definitions.list()
+    exact(resp)
     assert resp.status == "COMPLETE"
     assert isinstance(resp.started_at, datetime) and resp.started_at.tzinfo is not None
     assert resp.completed_at >= resp.started_at
@@ -263,6 +281,7 @@ def test_definitions_business_units_and_translations(server: Server) -> None:
         assert cp.definitions.list(business_unit_id=777).results == []
 
         translated = cp.definitions.list(business_unit_id=BRAND, include_translations=True)
+        exact(translated)
         (t,) = translated.results[0].subscription_translations or []
         assert (t.subscription_id, t.language_code, t.name, t.description) == (
             brand_def,
@@ -287,6 +306,7 @@ def test_get_statuses_unknown_address_reads_defaults(
 ) -> None:
     cp = sdk.communication_preferences
     resp = cp.get_statuses("  Jane.Doe+News@Example.COM ", channel="EMAIL")
+    exact(resp)
     assert resp.status == "COMPLETE"
     assert [r.subscription_id for r in resp.results] == portal.definitions
     for row, name in zip(resp.results, NAMES, strict=True):
@@ -464,6 +484,7 @@ def test_unsubscribe_all_and_wide_status(sdk: HubSpot, portal: Portal) -> None:
     assert done.status == "COMPLETE" and done.results == []
 
     wide = cp.get_unsubscribe_all_status(email, channel="EMAIL")
+    exact(wide)
     (w,) = wide.results
     assert (w.subscriber_id_string, w.wide_status_type, w.status, w.channel) == (
         "wide+1@example.com",
@@ -511,6 +532,7 @@ def test_unsubscribe_all_verbose_rows(sdk: HubSpot, portal: Portal) -> None:
     ).results[0]
 
     resp = cp.unsubscribe_all("LI@example.com", channel="EMAIL", verbose=True)
+    exact(resp)
     assert [r.subscription_id for r in resp.results] == [d1, d2, d3]
     assert [r.subscription_name for r in resp.results] == NAMES
     assert [r.set_status_success_reason for r in resp.results] == [
@@ -634,6 +656,7 @@ def test_batch_read_200_207_and_duplicates(sdk: HubSpot, portal: Portal) -> None
     )
     assert raw.status_code == 207
     resp = raw.parse()
+    exact(resp, frozenset({"errors", "numErrors"}))
     assert resp.status == "COMPLETE"
     assert [r.subscriber_id_string for r in resp.results] == ["jane@example.com", "a+b@example.com"]
     jane, ab = resp.results
@@ -720,6 +743,7 @@ def test_batch_update_statuses(server: Server, sdk: HubSpot, portal: Portal) -> 
     )
     assert raw.status_code == 200  # G never answers 207
     resp = raw.parse()
+    exact(resp)
     assert resp.status == "COMPLETE"
     assert [
         (r.subscriber_id_string, r.subscription_id, r.status, r.set_status_success_reason)
@@ -820,6 +844,7 @@ def test_batch_unsubscribe_all_and_wide_read(sdk: HubSpot, portal: Portal) -> No
     )
     assert raw.status_code == 200  # H never answers 207
     resp = raw.parse()
+    exact(resp)
     assert [r.subscriber_id_string for r in resp.results] == ["p@example.com", "q+1@example.com"]
     assert [r.statuses for r in resp.results] == [None, None]
     assert resp.num_errors == 1
@@ -842,6 +867,7 @@ def test_batch_unsubscribe_all_and_wide_read(sdk: HubSpot, portal: Portal) -> No
     )
     assert read.status_code == 207
     body = read.parse()
+    exact(body, frozenset({"errors", "numErrors"}))
     assert [r.subscriber_id_string for r in body.results] == [
         "q+1@example.com",
         "never@example.com",
@@ -892,6 +918,7 @@ def check_link(url: str, server: Server, path: str) -> dict[str, list[str]]:
 def test_generate_links(server: Server, sdk: HubSpot, portal: Portal) -> None:
     cp = sdk.communication_preferences
     links = cp.generate_links(channel="EMAIL", subscriber_id_string="Link+Me@Example.com")
+    exact(links)
     assert links.subscriber_id_string == "link+me@example.com"
     manage = check_link(links.manage_preferences_url, server, "unsubscribe")
     every = check_link(links.unsubscribe_all_url, server, "unsubscribe-all")

@@ -11,7 +11,8 @@ import asyncpg
 import pytest
 
 from commpref.storage.migrations import LATEST, MIGRATIONS, Migration
-from commpref.storage.postgres import PostgresStore, apply_migrations
+from commpref.storage.postgres import PostgresStore
+from commpref.storage.postgres_conn import apply_migrations
 from commpref.storage.postgres_sql import MIGRATION_LOCK
 from tests.conftest import POSTGRES_URL
 from tests.support.postgres import fresh_database

@@ -8,6 +8,7 @@ import random
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import asyncpg
 import pytest
 
 from commpref.domain.model import (
@@ -24,7 +25,7 @@ from commpref.services.context import Call
 from commpref.storage.base import Outcome
 from commpref.storage.postgres import PostgresStore
 from tests.conftest import POSTGRES_URL
-from tests.support.postgres import fresh_database
+from tests.support.postgres import fresh_database, wait_for
 
 pytestmark = [
     pytest.mark.postgres,
@@ -145,6 +146,91 @@ async def test_concurrent_status_writes_keep_the_ledger_a_chain(
         }
 
 
+async def test_a_reader_paging_with_after_id_misses_no_event(
+    stores: list[PostgresStore],
+) -> None:
+    """Ids come from a sequence and writers commit out of order; a change-feed reader that
+    pages with the last id it saw must still see every entry exactly once."""
+    portal = await stores[0].create_portal(name="p", now=1)
+    writing = True
+    seen: list[int] = []
+
+    async def writer(w: int) -> None:
+        for i in range(40):
+            emails = [f"w{w}-{i}-{j}@example.com" for j in range(5)]
+            await stores[w].mutate(portal.id, emails, increment(emails, i))
+
+    async def reader() -> None:
+        while writing:
+            seen.extend(
+                e.id for e in await stores[3].events(portal.id, after_id=max(seen, default=0))
+            )
+        seen.extend(e.id for e in await stores[3].events(portal.id, after_id=max(seen, default=0)))
+
+    follow = asyncio.ensure_future(reader())
+    await asyncio.gather(*(writer(w) for w in range(3)))
+    writing = False
+    await follow
+
+    everything = [e.id for e in await stores[0].events(portal.id, limit=10_000)]
+    assert len(everything) == 3 * 40 * 5
+    assert seen == everything
+
+
+async def test_a_deadlock_is_retried_inside_the_store(
+    stores: list[PostgresStore], url: str
+) -> None:
+    """Another session (not commpref: commpref's writers lock in one order) closes a lock
+    cycle with a write; PostgreSQL aborts the write, and the store re-runs it."""
+    store = stores[0]
+    portal = await store.create_portal(name="p", now=1)
+    emails = ["a@example.com", "b@example.com"]
+    await store.mutate(portal.id, emails, increment(emails, 1))
+    other = await asyncpg.connect(url)
+    try:
+        await other.execute("BEGIN")
+        # Our write's deadlock check (1 s by default) must fire first, so that ours is aborted.
+        await other.execute("SET LOCAL deadlock_timeout = '60s'")
+        await other.execute("SELECT 1 FROM subscribers WHERE email = 'b@example.com' FOR UPDATE")
+        write = asyncio.ensure_future(store.mutate(portal.id, emails, increment(emails, 2)))
+        await wait_for(
+            other,
+            "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO subscribers%'",
+        )
+        # Closes the cycle: the write holds a@ and waits for b@. This returns only once the
+        # write's transaction is aborted (it holds a@ until it ends, and cannot end while we
+        # hold b@); the write must then succeed all the same.
+        await other.execute("SELECT 1 FROM subscribers WHERE email = 'a@example.com' FOR UPDATE")
+        await other.execute("COMMIT")
+        assert await write == 2
+    finally:
+        await other.close()
+    stored = await store.read_subscribers(portal.id, emails)
+    assert {e: s.types[COUNTER].timestamp for e, s in stored.items()} == {e: 2 for e in emails}
+    ledger = [e.event.source for e in await store.events(portal.id)]
+    assert ledger == ["0->1", "0->1", "1->2", "1->2"]  # the aborted attempt left nothing
+
+
+async def test_a_schema_change_under_cached_statements_is_retried(
+    stores: list[PostgresStore], url: str
+) -> None:
+    """A rolling upgrade: another process migrates while this one holds prepared statements
+    whose result types the migration changed."""
+    store = stores[0]
+    portal = await store.create_portal(name="p", now=1)
+    emails = ["a@example.com"]
+    await store.mutate(portal.id, emails, increment(emails, 1))  # prepares and caches
+    other = await asyncpg.connect(url)
+    try:
+        await other.execute("ALTER TABLE subscribers ALTER COLUMN created_at TYPE integer")
+    finally:
+        await other.close()
+    assert await store.mutate(portal.id, emails, increment(emails, 2)) == 2
+    stored = await store.read_subscribers(portal.id, emails)
+    assert stored["a@example.com"].types[COUNTER].timestamp == 2
+
+
 class CountingStore(PostgresStore):
     """Records every statement its connections send (asyncpg's query logger)."""
 
@@ -183,9 +269,9 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(url: str) -> 
         updates = await store.count(store.mutate(portal.id, emails, increment(emails, 2)))
         reads = await store.count(store.read_subscribers(portal.id, emails))
 
-        # BEGIN, claim (lock), load, save subscribers, append events, COMMIT.
-        assert counts == {1: 6, 100: 6, 1000: 6}
-        assert updates == 6
+        # BEGIN, claim (lock), load, save subscribers, lock the ledger, append events, COMMIT.
+        assert counts == {1: 7, 100: 7, 1000: 7}
+        assert updates == 7
         assert reads == 1
         # Prepared once per connection and reused, not re-parsed per batch.
         prepared = await store.connection.fetchval(

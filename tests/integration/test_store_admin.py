@@ -194,7 +194,7 @@ async def test_translations_appear_in_the_context_by_language_code(store: Store)
         definition_id=d.id, language_code="fr", name="Service", description="FR", now=NOW + 1
     )
     await store.set_translation(
-        definition_id=d.id, language_code="de", name="Dienst", description="DE", now=NOW + 2
+        definition_id=d.id, language_code="de", name="Zentrale", description="DE", now=NOW + 2
     )
     await store.set_translation(
         definition_id=d.id,
@@ -205,7 +205,7 @@ async def test_translations_appear_in_the_context_by_language_code(store: Store)
     )
     ctx = await store.portal_context(portal.id)
     assert ctx.definitions[1].translations == (
-        Translation("de", "Dienst", "DE", NOW + 2, NOW + 2),
+        Translation("de", "Zentrale", "DE", NOW + 2, NOW + 2),
         Translation("fr", "Service client", "FR2", NOW + 1, NOW + 3),
     )
     assert ctx.definitions[0].translations == ()

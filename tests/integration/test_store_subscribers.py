@@ -183,10 +183,18 @@ async def test_a_failing_plan_writes_nothing(store: Store) -> None:
         subs[A].wide.clear()
         return Outcome(None, {A, "not-loaded@example.com"}, [event(A)])
 
-    with pytest.raises(Exception):  # noqa: B017 - any error, as long as nothing is written
-        await store.mutate(portal.id, [A], touches_unknown)
-    assert await store.read_subscribers(portal.id, [A, B]) == before
-    assert await store.events(portal.id) == events_before
+    def unencodable_event(subs: dict[str, Subscriber]) -> Outcome[None]:
+        subs[A].wide.clear()
+        subs[B].created_at = NOW
+        broken = Change(ChangeKind.WIDE, 0, "not a status", Status.SUBSCRIBED)  # type: ignore[arg-type]
+        return Outcome(None, {A, B}, [event(A), event(B, broken)])
+
+    # failures while persisting (after some rows may have been written) roll back too
+    for plan in (touches_unknown, unencodable_event):
+        with pytest.raises(Exception):  # noqa: B017 - any error, as long as nothing is written
+            await store.mutate(portal.id, [A, B], plan)
+        assert await store.read_subscribers(portal.id, [A, B]) == before
+        assert await store.events(portal.id) == events_before
     # the store is still usable after a rollback
     assert await store.mutate(portal.id, [A], count_plan(A)) == 2
 

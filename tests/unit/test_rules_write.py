@@ -110,7 +110,7 @@ def test_set_status_success_reason_table(
     assert rules.current(sub, ctx.by_id[101]) is after
     assert rules.is_opted_out(ctx.portal, sub, ctx.by_id[101]) is (opted_out and not lifted)
     expected: list[Change] = []
-    if reason is not NO:
+    if reason is not NO and cur is not after:  # the ledger holds actual changes only
         expected.append(Change(ChangeKind.TYPE, 101, cur, after))
     if lifted:
         expected.append(Change(ChangeKind.WIDE, 0, UNSUB, SUB))

@@ -6,9 +6,10 @@ import re
 
 MAX_EMAIL_LENGTH = 254
 
-# local@domain.tld: one @, a local part without whitespace or quotes, a dotted domain whose
-# last label is two or more letters (unicode letters included).
-_EMAIL = re.compile(r"^[^@\s\"]+@(?:[^@\s\".]+\.)+[^\W\d_]{2,}$")
+# local@domain.tld: one @, a local part without whitespace, quotes or control characters
+# (PostgreSQL cannot store NUL in text), a dotted domain whose last label is two or more
+# letters (unicode letters included).
+_EMAIL = re.compile(r"^[^@\s\"\x00-\x1f\x7f]+@(?:[^@\s\".\x00-\x1f\x7f]+\.)+[^\W\d_]{2,}$")
 
 
 def normalise(raw: str) -> str:

@@ -245,9 +245,12 @@ def write_status(
     if target is Status.SUBSCRIBED:
         opted_out = is_opted_out(portal, sub, definition)
         if cur is Status.UNSUBSCRIBED or opted_out:
-            changes.append(
-                _set_type(sub, definition, target, source, now, legal_basis, explanation)
-            )
+            # Already SUBSCRIBED under an opt-out (a type created after it): only the opt-out
+            # is lifted, so the ledger holds actual changes only.
+            if cur is not Status.SUBSCRIBED:
+                changes.append(
+                    _set_type(sub, definition, target, source, now, legal_basis, explanation)
+                )
             if opted_out:
                 unit = covering_unit(portal, definition)
                 changes.append(_set_wide(sub, unit, Status.SUBSCRIBED, source, now))

@@ -125,6 +125,9 @@ class Api:
         except Exception as exc:
             logs.error("unhandled error", cid, exc)
             status, body = internal_error(cid, request_id=v3_style)
+        if self.runtime.settings.access_log:
+            # Logged before sending, so the line exists once the client has the answer.
+            logs.access(method, path, status, (time.perf_counter() - t0) * 1000, cid)
         cid_bytes = cid.encode()
         await send(
             {
@@ -140,8 +143,6 @@ class Api:
             }
         )
         await send({"type": "http.response.body", "body": body})
-        if self.runtime.settings.access_log:
-            logs.access(method, path, status, (time.perf_counter() - t0) * 1000, cid)
 
     async def _operation(
         self,

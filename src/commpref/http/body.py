@@ -21,7 +21,8 @@ import msgspec.inspect as mi
 from commpref.errors import ValidationError
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-_NUMERIC = re.compile(r"-?[0-9]+")
+# At most 19 digits: int64 needs no more, and int() refuses very long digit strings.
+_NUMERIC = re.compile(r"-?[0-9]{1,19}")
 _BYTE_OFFSET = re.compile(r"\s*\(byte (\d+)\)$")
 _WHERE = re.compile(r" - at `[^`]*`$")
 _decoder = msgspec.json.Decoder()
@@ -227,11 +228,35 @@ def decode_json(body: bytes) -> Any:
         except UnicodeDecodeError as exc:
             offset = exc.start
         raise invalid_json(*_byte_position(body, offset), "invalid UTF-8") from None
+    except RecursionError:
+        raise invalid_json(*_byte_position(body, _too_deep(body)), "nesting too deep") from None
     except msgspec.DecodeError as exc:
         detail = _WHERE.sub("", str(exc))
         found = _BYTE_OFFSET.search(detail)
         offset = int(found.group(1)) if found else len(body.rstrip())
         raise invalid_json(*_byte_position(body, offset), _BYTE_OFFSET.sub("", detail)) from None
+
+
+def _too_deep(body: bytes, limit: int = 256) -> int:
+    """Byte offset of the first bracket nested deeper than `limit` (outside strings)."""
+    depth, in_string, escaped = 0, False, False
+    for i, b in enumerate(body):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif b == 0x5C:  # backslash
+                escaped = True
+            elif b == 0x22:  # quote
+                in_string = False
+        elif b == 0x22:
+            in_string = True
+        elif b in b"[{":
+            depth += 1
+            if depth > limit:
+                return i
+        elif b in b"]}":
+            depth -= 1
+    return len(body)
 
 
 def parse(body: bytes, schema: type[msgspec.Struct] | None) -> Any:

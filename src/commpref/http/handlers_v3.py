@@ -37,7 +37,7 @@ async def statuses_of_email(rq: ApiRequest) -> Reply:
 
 def _definition_id(raw: str) -> int:
     """v3 ids travel as strings; one that is not a number names no definition."""
-    if raw and set(raw) <= _DIGITS:
+    if 0 < len(raw) <= 19 and set(raw) <= _DIGITS:
         return int(raw)
     message = f"Subscription definition {raw} does not exist"
     raise ValidationError(message, errors=[{"message": message, "in": "subscriptionId"}])

@@ -9,7 +9,8 @@ from urllib.parse import parse_qsl
 
 from commpref.errors import UnsupportedMediaType, ValidationError
 
-_INTEGER = re.compile(r"-?[0-9]+")
+# At most 19 digits: int64 needs no more, and int() refuses very long digit strings.
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 

@@ -65,7 +65,7 @@ def require_email(raw: str, field_name: str = "subscriberIdString") -> str:
         raise ValidationError(
             INVALID_EMAIL,
             errors=[{"message": INVALID_EMAIL, "in": field_name}],
-            context={field_name: [raw]},
+            context={"subscriberIdString": [raw]},  # §6.4: this key whatever the field
         )
     return email
 

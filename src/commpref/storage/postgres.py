@@ -12,11 +12,9 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
-import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -31,63 +29,22 @@ from commpref.domain.model import (
 )
 from commpref.errors import NotFound, Unavailable, ValidationError
 from commpref.storage import codec
+from commpref.storage import postgres_conn as conn
 from commpref.storage import postgres_sql as sql
 from commpref.storage.base import Plan, Store, StoredEvent, T
-from commpref.storage.migrations import LATEST, MIGRATIONS, Migration
+from commpref.storage.migrations import LATEST
 
-DOWN_MESSAGE = "database unavailable"
-CONNECT_TIMEOUT = 5.0  # seconds; a black-holed host must not hang start-up or requests
-MUTATE_ATTEMPTS = 5  # deadlocks cannot happen by design; this bounds the unexpected
+MUTATE_ATTEMPTS = 5  # our writers lock in one order; this covers foreign sessions and surprises
+CLOSE_TIMEOUT = 10.0  # seconds
 
-# Failures that mean "the database is not there", as opposed to a bug or a bad statement.
-_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,  # refused, reset, unreachable; TimeoutError is an OSError
-    asyncpg.PostgresConnectionError,  # class 08, incl. "connection was closed mid-operation"
-    asyncpg.AdminShutdownError,  # pg_terminate_backend, fast shutdown
-    asyncpg.CrashShutdownError,
-    asyncpg.CannotConnectNowError,  # starting up, recovering
-    asyncpg.TooManyConnectionsError,
-    asyncpg.ReadOnlySQLTransactionError,  # a standby after a failover
+# Failures after which the whole transaction can simply run again.
+_RETRYABLE = (
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    # Another process migrated the schema under our cached prepared statements; asyncpg
+    # has dropped them, and cannot re-prepare by itself inside a transaction.
+    asyncpg.InvalidCachedStatementError,
 )
-
-
-def describe(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
-    user = f"{parts.username}@" if parts.username else ""
-    return f"postgresql://{user}{host}{port}{parts.path}"
-
-
-async def apply_migrations(
-    con: Any, *, upto: int = LATEST, migrations: Sequence[Migration] = MIGRATIONS
-) -> list[int]:
-    """Apply pending migrations up to version `upto`, each in its own transaction, under an
-    advisory lock so that processes starting together apply each one exactly once.
-    Returns the versions this call applied."""
-    applied_now: list[int] = []
-    await con.execute("SELECT pg_advisory_lock($1, $2)", *sql.MIGRATION_LOCK)
-    try:
-        await con.execute(sql.CREATE_SCHEMA_MIGRATIONS)
-        done = {r[0] for r in await con.fetch("SELECT version FROM schema_migrations")}
-        for m in migrations:
-            if m.version > upto or m.version in done:
-                continue
-            async with con.transaction():
-                # No arguments: one simple-protocol round trip for the whole migration.
-                await con.execute(";\n".join(m.render("postgresql")))
-                await con.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-                    m.version,
-                    m.name,
-                    time.time_ns() // 1_000_000,
-                )
-            applied_now.append(m.version)
-    finally:
-        if not con.is_closed():
-            await con.execute("SELECT pg_advisory_unlock($1, $2)", *sql.MIGRATION_LOCK)
-    return applied_now
 
 
 class PostgresStore(Store):
@@ -100,39 +57,22 @@ class PostgresStore(Store):
 
     # --- lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
-        if self._pool is not None:
-            return
-        try:
-            pool = await asyncpg.create_pool(
-                self.url,
-                min_size=1,
-                max_size=self.pool_size,
-                timeout=CONNECT_TIMEOUT,
-                init=self._init_connection,
-                reset=_keep_session,
-                # Durability is part of the contract; do not inherit a server default.
-                server_settings={"synchronous_commit": "on", "application_name": "commpref"},
+        if self._pool is None:
+            self._pool = await conn.create_pool(
+                self.url, size=self.pool_size, init=self._init_connection
             )
-        except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise Unavailable(f"cannot connect to {describe(self.url)}: {reason}") from exc
-        try:
-            async with pool.acquire() as con:
-                await apply_migrations(con)
-        except BaseException as exc:
-            await pool.close()
-            if isinstance(exc, _CONNECTION_ERRORS):
-                raise Unavailable(f"lost {describe(self.url)} while migrating") from exc
-            raise
-        self._pool = pool
 
     async def _init_connection(self, con: Any) -> None:
         """Called for each new pool connection (tests hook in here to count statements)."""
 
     async def close(self) -> None:
+        """Wait for in-flight calls to finish (bounded: a hung query must not hang shutdown)."""
         pool, self._pool = self._pool, None
         if pool is not None:
-            await pool.close()
+            try:
+                await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT)
+            except TimeoutError:
+                pool.terminate()
 
     async def ping(self) -> None:
         async with self._connection() as con:
@@ -143,32 +83,10 @@ class PostgresStore(Store):
             applied = await con.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations")
         return int(applied), LATEST
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[Any]:
-        """A pool connection; connection failures become `Unavailable`."""
-        pool = self._pool
-        if pool is None:
-            raise RuntimeError("PostgresStore is not open")
-        try:
-            con = await pool.acquire()
-        except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
-            # Any failure to connect (refused, database not accepting connections, ...).
-            raise Unavailable(DOWN_MESSAGE) from exc
-        try:
-            yield con
-        except (*_CONNECTION_ERRORS, asyncpg.InternalClientError) as exc:
-            # InternalClientError: a backend killed while idle leaves asyncpg's protocol
-            # waiting for a reply that never comes; that connection is beyond use.
-            _discard(con)
-            raise Unavailable(DOWN_MESSAGE) from exc
-        except asyncpg.InterfaceError as exc:
-            # e.g. "connection is closed" from a transaction's exit after the loss.
-            if _is_lost(con):
-                raise Unavailable(DOWN_MESSAGE) from exc
-            raise
-        finally:
-            # Dropped connections are not returned; the pool reconnects on a later acquire.
-            await pool.release(con)
+    def _connection(self) -> AbstractAsyncContextManager[Any]:
+        if self._pool is None:  # not opened yet, or closed by a shutdown
+            raise Unavailable(conn.DOWN_MESSAGE)
+        return conn.connection(self._pool)
 
     # --- portals, business units, definitions, tokens --------------------------------------
     async def create_portal(
@@ -376,7 +294,7 @@ class PostgresStore(Store):
         for attempt in range(1, MUTATE_ATTEMPTS + 1):
             try:
                 return await self._mutate_once(portal_id, addresses, plan)
-            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+            except _RETRYABLE as exc:
                 if attempt == MUTATE_ATTEMPTS:
                     raise Unavailable("database busy: too many conflicting writes") from exc
                 # Jitter so that the same contenders do not collide again in lockstep.
@@ -384,10 +302,11 @@ class PostgresStore(Store):
         raise AssertionError("unreachable")
 
     async def _mutate_once(self, portal_id: int, addresses: list[str], plan: Plan[T]) -> T:
-        async with self._connection() as con, con.transaction():
+        async with self._connection() as con, con.transaction(isolation="read_committed"):
+            # READ COMMITTED whatever the server default: each statement's fresh snapshot is
+            # what makes the load below see the previous lock holders' commits.
             await con.execute(sql.CLAIM_SUBSCRIBERS, portal_id, addresses)
-            # A separate statement: READ COMMITTED takes its snapshot after the locks are
-            # held, so it sees everything the previous holders committed.
+            # A separate statement, so its snapshot is taken after the locks are held.
             rows = await con.fetch(sql.LOAD_CLAIMED, portal_id, addresses)
             stored = {r["email"]: _subscriber(r) for r in rows}
             subs = {e: stored.get(e) or Subscriber(e) for e in addresses}
@@ -409,6 +328,7 @@ class PostgresStore(Store):
                 await con.execute(sql.DROP_PLACEHOLDERS, portal_id, untouched_new)
             if outcome.events:
                 ev = outcome.events
+                await con.execute(sql.LOCK_EVENTS_FOR_APPEND, sql.EVENTS_LOCK_CLASS, portal_id)
                 await con.execute(
                     sql.APPEND_EVENTS,
                     portal_id,
@@ -430,10 +350,16 @@ class PostgresStore(Store):
         limit: int = 1000,
     ) -> list[StoredEvent]:
         async with self._connection() as con:
-            if email is None:
-                rows = await con.fetch(sql.EVENTS, portal_id, after_id, limit)
-            else:
+            if email is not None:
+                # One address's entries are written under its row lock, so their ids already
+                # follow commit order: no feed lock needed.
                 rows = await con.fetch(sql.EVENTS_OF, portal_id, email, after_id, limit)
+            else:
+                async with con.transaction(isolation="read_committed"):
+                    # See postgres_sql.EVENTS_LOCK_CLASS: no id below the ones returned can
+                    # appear later.
+                    await con.execute(sql.LOCK_EVENTS_FOR_READ, sql.EVENTS_LOCK_CLASS, portal_id)
+                    rows = await con.fetch(sql.EVENTS, portal_id, after_id, limit)
         return [
             StoredEvent(
                 r["id"],
@@ -461,24 +387,6 @@ class PostgresStore(Store):
             # On a conflict, a fresh statement (and snapshot) sees the winner's value.
             stored = inserted if inserted is not None else await con.fetchval(sql.GET_SECRET, name)
         return str(stored)
-
-
-def _is_lost(con: Any) -> bool:
-    try:
-        return bool(con.is_closed())
-    except asyncpg.InterfaceError:  # already detached: the pool saw it close
-        return True
-
-
-def _discard(con: Any) -> None:
-    if not _is_lost(con):
-        con.terminate()
-
-
-async def _keep_session(con: Any) -> None:
-    """Pool release hook. asyncpg still rolls back an open transaction before calling it;
-    its default also runs a reset statement (advisory unlock, RESET ALL, ...) on every
-    release: a round trip per call, for session state this store never leaves behind."""
 
 
 def _subscriber(row: Any) -> Subscriber:

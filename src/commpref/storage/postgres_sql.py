@@ -214,6 +214,17 @@ DROP_PLACEHOLDERS = """
 DELETE FROM subscribers WHERE portal_id = $1 AND email = ANY($2::text[]) AND created_at < 0
 """
 
+# Ledger ids come from a sequence, so concurrent writers can commit them out of order: a
+# reader paging with `after_id` could pass id 11 while id 10 is still uncommitted, and never
+# see it. Writers therefore append under a shared per-portal lock held to commit, and
+# `events()` takes the same lock exclusively before it reads: it waits for writers that
+# already hold ids, and no writer can take an id until its snapshot is taken. Writers never
+# wait for each other on it. ("evnt", hash of the portal id): a collision only makes two
+# portals' readers and writers wait for each other.
+EVENTS_LOCK_CLASS = 0x65766E74  # "evnt"
+LOCK_EVENTS_FOR_APPEND = "SELECT pg_advisory_xact_lock_shared($1, hashint8($2))"
+LOCK_EVENTS_FOR_READ = "SELECT pg_advisory_xact_lock($1, hashint8($2))"
+
 # WITH ORDINALITY + ORDER BY: ledger ids follow the plan's event order.
 APPEND_EVENTS = """
 INSERT INTO events (portal_id, email, at, source, actor, correlation_id, changes)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -54,6 +56,23 @@ def _unknown(given: dict[str, object], allowed: frozenset[str], what: str) -> No
     unknown = sorted(set(given) - allowed)
     if unknown:
         raise ValueError(f"unknown {what} field(s): {', '.join(unknown)}")
+
+
+def _enable_wal(conn: Conn) -> None:
+    """Switch to WAL (persistent: a no-op once done). The switch needs an exclusive lock, and
+    SQLite skips the busy handler where waiting could deadlock (several processes starting
+    on a new file), so retry here."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            mode = str(sql.one(conn, "PRAGMA journal_mode = WAL")[0]).lower()
+            break
+        except sqlite3.OperationalError as e:
+            if e.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))
+    if mode != "wal":
+        raise RuntimeError(f"cannot enable WAL (journal_mode={mode})")
 
 
 class SqliteStore(Store):
@@ -100,9 +119,7 @@ class SqliteStore(Store):
 
     def _open_writer(self) -> None:
         conn = self._writer = self._connect()
-        mode = sql.one(conn, "PRAGMA journal_mode = WAL")[0]
-        if str(mode).lower() != "wal":
-            raise RuntimeError(f"{self.path}: cannot enable WAL (journal_mode={mode})")
+        _enable_wal(conn)
         conn.execute(f"PRAGMA synchronous = {self.synchronous}")
         conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer thread does it
         conn.execute(f"PRAGMA journal_size_limit = {CACHE_KIB * 1024}")
@@ -111,6 +128,8 @@ class SqliteStore(Store):
     def _close_writer(self) -> None:
         if self._writer is not None:
             try:
+                # Other processes may still be writing: wait briefly, never hold up shutdown.
+                self._writer.execute("PRAGMA busy_timeout = 1000")
                 self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             finally:
                 self._writer.close()

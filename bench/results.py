@@ -1,0 +1,124 @@
+"""One measured scenario, the targets of issue 4, and the ratios between scenarios."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class Result:
+    backend: str  # "sqlite" or "postgresql"
+    scenario: str  # "B1", "B2", "S1", "S1v", "S2", "S3", "S4", "S5-S1", "S5-S3"
+    connections: int  # wrk connections, or concurrent in-process callers for B1
+    requests: int
+    seconds: float
+    emails_per_request: int  # 100 for batches, 1 for single-address calls, 0 for B2
+    p50_ms: float
+    p99_ms: float
+    server_cpu_s: float  # every server process (B1: the benchmark process itself)
+    db_cpu_s: float | None  # PostgreSQL backends serving this run; None for SQLite
+    peak_rss_mib: float  # largest VmHWM of one server process during the scenario
+    loadgen_cpu_s: float | None = None  # wrk's own CPU time; None for B1
+    errors: int = 0  # non-2xx answers, socket errors and timeouts
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def eps(self) -> float:
+        return self.rps * self.emails_per_request
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.server_cpu_s / self.requests if self.requests else 0.0
+
+    @property
+    def db_cpu_ms_per_request(self) -> float | None:
+        if self.db_cpu_s is None or not self.requests:
+            return None
+        return 1000 * self.db_cpu_s / self.requests
+
+    @property
+    def server_cores_busy(self) -> float:
+        return self.server_cpu_s / self.seconds if self.seconds else 0.0
+
+    @property
+    def loadgen_busy(self) -> float | None:
+        """wrk's share of its one core during the run."""
+        if self.loadgen_cpu_s is None or not self.seconds:
+            return None
+        return self.loadgen_cpu_s / self.seconds
+
+    @property
+    def loadgen_ceiling_rps(self) -> float | None:
+        """Requests/s wrk could send with a whole core at this run's cost per request."""
+        busy = self.loadgen_busy
+        return self.rps / busy if busy else None
+
+
+@dataclass(frozen=True)
+class Check:
+    backend: str
+    name: str  # e.g. "S1 emails/s"
+    value: float
+    target: float
+    at_least: bool = True  # False: value ≤ target
+
+    @property
+    def ok(self) -> bool:
+        return self.value >= self.target if self.at_least else self.value <= self.target
+
+    def describe(self) -> str:
+        sign = "≥" if self.at_least else "≤"
+        fmt = "{:,.2f}" if abs(self.target) < 100 else "{:,.0f}"
+        return (
+            f"{'PASS' if self.ok else 'FAIL'}  {self.backend:<10} {self.name:<28} "
+            f"{fmt.format(self.value):>10}  (target {sign} {fmt.format(self.target)})"
+        )
+
+
+RSS_LIMIT_MIB = 200.0
+RATIO_HTTP_VS_INPROCESS = 0.6
+RATIO_GROWTH = 2 / 3
+
+
+def _backend_checks(backend: str, results: list[Result]) -> list[Check]:
+    by = {r.scenario: r for r in results}
+    out: list[Check] = []
+
+    def add(scenario: str, name: str, value: Callable[[Result], float], target: float) -> None:
+        if scenario in by:
+            out.append(Check(backend, name, value(by[scenario]), target, at_least=True))
+
+    sqlite = backend == "sqlite"
+    add("S1", "S1 emails/s", lambda r: r.eps, 20_000 if sqlite else 10_000)
+    if sqlite:
+        add("S1v", "S1v emails/s (verbose)", lambda r: r.eps, 10_000)
+    add("S2", "S2 emails/s", lambda r: r.eps, 30_000)
+    add("S3", "S3 requests/s", lambda r: r.rps, 3_000)
+    if "S3" in by:
+        out.append(Check(backend, "S3 p99 ms", by["S3"].p99_ms, 10, at_least=False))
+    add("S4", "S4 requests/s", lambda r: r.rps, 1_500)
+    served = [r for r in results if r.scenario != "B1"]
+    if served:
+        worst = max(served, key=lambda r: r.peak_rss_mib)
+        name = f"peak RSS MiB (max: {worst.scenario})"
+        out.append(Check(backend, name, worst.peak_rss_mib, RSS_LIMIT_MIB, at_least=False))
+    if "S1" in by and "B1" in by and by["B1"].eps:
+        ratio = by["S1"].eps / by["B1"].eps
+        out.append(Check(backend, "S1/B1 (HTTP vs in-process)", ratio, RATIO_HTTP_VS_INPROCESS))
+    for large, base in (("S5-S1", "S1"), ("S5-S3", "S3")):
+        if large in by and base in by and by[base].rps:
+            ratio = by[large].rps / by[base].rps
+            out.append(Check(backend, f"{large}/{base} (10M vs 1M)", ratio, RATIO_GROWTH))
+    return out
+
+
+def checks(results: list[Result]) -> list[Check]:
+    """Every target of issue 4 that this run measured, plus the two ratios."""
+    out: list[Check] = []
+    for backend in dict.fromkeys(r.backend for r in results):
+        out += _backend_checks(backend, [r for r in results if r.backend == backend])
+    return out

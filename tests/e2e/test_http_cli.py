@@ -1,0 +1,297 @@
+"""The `commpref` command forms that external checks use (issue 2 item 5): each prints only
+its value on stdout; domain errors and unreachable databases are one line on stderr, exit 1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from commpref.domain.scopes import ALL_SCOPES, BATCH_WRITE, READ
+from commpref.storage.migrations import LATEST
+from tests.e2e.http_helpers import url
+from tests.support.server import COMMPREF, Server, free_port
+
+EMAIL = {"channel": "EMAIL"}
+
+
+def out(server: Server, *args: str) -> str:
+    """stdout of a successful command, which must be exactly one line."""
+    result = server.cli(*args)
+    assert result.stdout.endswith("\n") and result.stdout.count("\n") == 1, result.stdout
+    return result.stdout.strip()
+
+
+def fails(server: Server, *args: str) -> str:
+    result = server.cli(*args, check=False)
+    assert result.returncode == 1, result
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    return result.stderr.strip()
+
+
+def test_migrate_prints_the_schema_version(server: Server) -> None:
+    assert out(server, "migrate") == str(LATEST)
+
+
+def test_portal_definition_and_token_forms(server: Server) -> None:
+    portal_id = int(out(server, "portal", "create", "--name", "CLI portal"))
+    definition_id = int(
+        out(
+            server,
+            "definition",
+            "create",
+            "--portal",
+            str(portal_id),
+            "--name",
+            "Weekly digest",
+            "--description",
+            "Once a week",
+            "--purpose",
+            "Marketing",
+            "--communication-method",
+            "Email",
+        )
+    )
+    archived_id = int(
+        out(
+            server,
+            "definition",
+            "create",
+            "--portal",
+            str(portal_id),
+            "--name",
+            "Old",
+            "--description",
+            "",
+            "--inactive",
+        )
+    )
+    token = out(
+        server, "token", "create", "--portal", str(portal_id), "--scope", READ, "--name", "reader"
+    )
+    with server.client(token) as c:
+        defs = c.get(url("v4", "definitions")).json()["results"]
+        assert [(d["name"], d["isActive"]) for d in defs[-2:]] == [
+            ("Weekly digest", True),
+            ("Old", False),
+        ]
+        assert [d["id"] for d in defs[-2:]] == [str(definition_id), str(archived_id)]
+        assert defs[-2]["purpose"] == "Marketing" and defs[-2]["communicationMethod"] == "Email"
+        assert (
+            c.post(url("v4", "statuses/batch/read"), params=EMAIL, json={"inputs": []}).status_code
+            == 403
+        )
+
+    writer = out(
+        server,
+        "token",
+        "create",
+        "--portal",
+        str(portal_id),
+        "--scope",
+        BATCH_WRITE,
+        "--scope",
+        READ,
+    )
+    with server.client(writer) as c:
+        r = c.post(
+            url("v4", "statuses/batch/unsubscribe-all"),
+            params=EMAIL,
+            json={"inputs": ["c@example.com"]},
+        )
+        assert r.status_code == 200
+        assert c.get(url("v4", "definitions")).status_code == 200
+
+    everything = out(server, "token", "create", "--portal", str(portal_id), "--all-scopes")
+    tokens = server.admin(lambda store: store.list_tokens(portal_id))
+    assert {t.name for t in tokens} == {"reader", "token"}
+    assert max(tokens, key=lambda t: t.id).scopes == ALL_SCOPES
+    with server.client(everything) as c:
+        assert (
+            c.post(url("v4", "statuses/batch/read"), params=EMAIL, json={"inputs": []}).status_code
+            == 200
+        )
+
+
+def test_portal_flags(server: Server) -> None:
+    portal_id = out(server, "portal", "create", "--name", "Flags", "--gdpr", "--brands")
+    portal = server.admin(lambda store: store.get_portal(int(portal_id)))
+    assert (portal.name, portal.gdpr, portal.brands) == ("Flags", True, True)
+    assert out(
+        server,
+        "portal", "set", "--portal", portal_id, "--no-gdpr", "--default-language", "de",
+        "--strict-v3-unknown-404", "--no-batch-scopes",
+    ) == portal_id  # fmt: skip
+    portal = server.admin(lambda store: store.get_portal(int(portal_id)))
+    assert (portal.gdpr, portal.brands, portal.default_language) == (False, True, "de")
+    assert (portal.strict_v3_unknown_404, portal.batch_scopes_enabled) == (True, False)
+    assert (
+        out(
+            server,
+            "business-unit",
+            "create",
+            "--portal",
+            portal_id,
+            "--id",
+            "41857",
+            "--name",
+            "Brand",
+        )
+        == "41857"
+    )
+    definition_id = out(
+        server,
+        "definition", "create", "--portal", portal_id, "--name", "Brand news",
+        "--description", "x", "--business-unit", "41857",
+    )  # fmt: skip
+    token = out(server, "token", "create", "--portal", portal_id, "--all-scopes")
+    with server.client(token) as c:
+        r = c.get(url("v4", "definitions"), params={"businessUnitId": 41857})
+        assert [d["id"] for d in r.json()["results"]] == [definition_id]
+
+
+def test_token_revoke(server: Server) -> None:
+    portal_id = out(server, "portal", "create", "--name", "Revoke")
+    token = out(server, "token", "create", "--portal", portal_id, "--all-scopes")
+    (stored,) = server.admin(lambda store: store.list_tokens(int(portal_id)))
+    assert out(server, "token", "revoke", "--portal", portal_id, "--id", str(stored.id)) == str(
+        stored.id
+    )
+    with server.client(token) as c:
+        assert c.get(url("v4", "definitions")).status_code == 401
+    message = fails(server, "token", "revoke", "--portal", portal_id, "--id", "999999")
+    assert message == f"Error: token 999999 of portal {portal_id} does not exist"
+
+
+def test_domain_errors_are_one_line(server: Server) -> None:
+    assert fails(server, "token", "create", "--portal", "999999", "--all-scopes") == (
+        "Error: Portal 999999 does not exist"
+    )
+    portal_id = out(server, "portal", "create", "--name", "Errors")
+    message = fails(server, "token", "create", "--portal", portal_id, "--scope", "nope")
+    assert message == "Error: Unknown scope(s): nope"
+    assert fails(server, "portal", "create", "--name", "  ") == "Error: A portal needs a name"
+    assert fails(
+        server,
+        "definition",
+        "create",
+        "--portal",
+        portal_id,
+        "--name",
+        "x",
+        "--description",
+        "",
+        "--business-unit",
+        "5",
+    ).startswith("Error: ")
+
+
+def test_usage_errors(server: Server) -> None:
+    result = server.cli("token", "create", "--portal", "1", check=False)
+    assert result.returncode == 2
+    assert "--scope" in result.stderr
+    result = server.cli(
+        "token", "create", "--portal", "1", "--all-scopes", "--scope", READ, check=False
+    )
+    assert result.returncode == 2
+    result = server.cli("portal", "set", "--portal", "1", check=False)
+    assert result.returncode == 2
+
+
+def test_database_url_from_the_environment(server: Server) -> None:
+    env = {**os.environ, "COMMPREF_DATABASE_URL": server.database_url}
+    result = subprocess.run(
+        [COMMPREF, "portal", "create", "--name", "From env"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    portal = server.admin(lambda store: store.get_portal(int(result.stdout)))
+    assert portal.name == "From env"
+
+
+def test_demo_is_idempotent_and_its_curl_line_works(server: Server) -> None:
+    first = server.cli("demo", "--port", str(server.port)).stdout.splitlines()
+    second = server.cli("demo", "--port", str(server.port)).stdout.splitlines()
+    assert len(first) == len(second) == 2
+    assert first[0] != second[0]  # a fresh token each time
+    portals = [p for p in server.admin(lambda store: store.list_portals()) if p.name == "Demo"]
+    assert len(portals) == 1
+    tokens = server.admin(lambda store: store.list_tokens(portals[0].id))
+    assert len(tokens) == 2
+    curl = first[1]
+    assert curl.startswith("curl ") and first[0] in curl
+    assert f"{server.base_url}{url('v4', 'statuses/batch/unsubscribe-all')}?channel=EMAIL" in curl
+    result = subprocess.run(
+        curl, shell=True, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert httpx.Response(200, content=result.stdout).json()["results"] == [
+        {"subscriberIdString": "a@example.com"}
+    ]
+
+
+def test_python_dash_m(server: Server) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "commpref", "migrate", "--database-url", server.database_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout == f"{LATEST}\n"
+
+
+@pytest.mark.parametrize(
+    "database_url",
+    [
+        "postgresql://nobody@127.0.0.1:1/none",
+        "mysql://localhost/db",
+        "sqlite:////proc/no/such/dir/x.db",
+    ],
+)
+def test_serve_with_an_unusable_database_exits_with_one_line(database_url: str) -> None:
+    result = subprocess.run(
+        [COMMPREF, "serve", "--port", str(free_port()), "--database-url", database_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("Error: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_with_workers_and_graceful_stop(tmp_path: Path) -> None:
+    srv = Server(
+        f"sqlite:///{tmp_path}/workers.db", tmp_path / "server.log", extra_args=("--workers", "2")
+    )
+    srv.start()
+    try:
+        portal = srv.new_portal()
+        with srv.client(portal.token) as c:
+            for _ in range(4):
+                r = c.post(
+                    url("v4", "statuses/batch/unsubscribe-all"),
+                    params=EMAIL,
+                    json={"inputs": ["w@example.com"]},
+                )
+                assert r.status_code == 200
+    finally:
+        proc = srv.proc
+        assert proc is not None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        srv.proc = None
+        srv.log.close()
+    log = (tmp_path / "server.log").read_text()
+    assert log.count("Application shutdown complete") == 2
