@@ -186,7 +186,7 @@ async def test_a_failing_plan_writes_nothing(store: Store) -> None:
     def unencodable_event(subs: dict[str, Subscriber]) -> Outcome[None]:
         subs[A].wide.clear()
         subs[B].created_at = NOW
-        broken = Change(ChangeKind.WIDE, 0, "not a status", Status.SUBSCRIBED)  # type: ignore[arg-type]
+        broken = Change(ChangeKind.WIDE, object(), Status.NOT_SPECIFIED, Status.SUBSCRIBED)  # type: ignore[arg-type]
         return Outcome(None, {A, B}, [event(A), event(B, broken)])
 
     # failures while persisting (after some rows may have been written) roll back too

@@ -70,23 +70,10 @@ def test_changes_are_json_readable_by_sql() -> None:
         Change(ChangeKind.WIDE, 0, Status.UNSUBSCRIBED, Status.SUBSCRIBED),
     )
     text = codec.encode_changes(changes)
+    # [kind, target, old, new, legalBasis, legalBasisExplanation] per change
     assert json.loads(text) == [
-        {
-            "kind": "SUBSCRIPTION",
-            "target": 101,
-            "old": "NOT_SPECIFIED",
-            "new": "SUBSCRIBED",
-            "legalBasis": "NON_GDPR",
-            "legalBasisExplanation": "why",
-        },
-        {
-            "kind": "WIDE",
-            "target": 0,
-            "old": "UNSUBSCRIBED",
-            "new": "SUBSCRIBED",
-            "legalBasis": None,
-            "legalBasisExplanation": None,
-        },
+        ["SUBSCRIPTION", 101, "NOT_SPECIFIED", "SUBSCRIBED", "NON_GDPR", "why"],
+        ["WIDE", 0, "UNSUBSCRIBED", "SUBSCRIBED", None, None],
     ]
     assert codec.decode_changes(text) == changes
     assert codec.decode_changes(text.encode()) == changes

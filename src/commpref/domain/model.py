@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Status(StrEnum):
@@ -112,9 +113,8 @@ class Token:
     revoked_at: int | None = None
 
 
-@dataclass(slots=True)
-class TypeStatus:
-    """The stored status of one subscriber for one definition."""
+class TypeStatus(NamedTuple):
+    """The stored status of one subscriber for one definition (replaced, never mutated)."""
 
     status: Status
     source: str
@@ -123,8 +123,7 @@ class TypeStatus:
     legal_basis_explanation: str | None = None
 
 
-@dataclass(slots=True)
-class WideStatus:
+class WideStatus(NamedTuple):
     """The stored opt-out-of-all switch of one subscriber for one business unit."""
 
     status: Status
@@ -146,9 +145,12 @@ class Subscriber:
     id: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One actual change: a definition's status or a wide status, old → new."""
+class Change(NamedTuple):
+    """One actual change: a definition's status or a wide status, old → new.
+
+    A tuple rather than a dataclass: an opt-out makes one per definition per address, so
+    construction cost is on the hot path.
+    """
 
     kind: ChangeKind
     target: int  # definition id, or business unit id for WIDE
@@ -193,9 +195,22 @@ class PortalContext:
     business_units: frozenset[int]
     definitions: tuple[Definition, ...]  # ordered by id
     by_id: dict[int, Definition] = field(init=False, repr=False, compare=False)
+    has_archived: bool = field(init=False, repr=False, compare=False)
+    _active: dict[int | None, tuple[Definition, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        active: dict[int | None, tuple[Definition, ...]] = {
+            None: tuple(d for d in self.definitions if d.is_active)
+        }
+        for unit in self.business_units:
+            active[unit] = tuple(d for d in active[None] if d.business_unit_id == unit)
         object.__setattr__(self, "by_id", {d.id: d for d in self.definitions})
+        object.__setattr__(self, "has_archived", len(active[None]) < len(self.definitions))
+        object.__setattr__(self, "_active", active)
 
     def definition(self, definition_id: int) -> Definition | None:
         return self.by_id.get(definition_id)
+
+    def active(self, business_unit_id: int | None) -> tuple[Definition, ...]:
+        """Active definitions, of one business unit or (None) of all, ordered by id."""
+        return self._active.get(business_unit_id, ())

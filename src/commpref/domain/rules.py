@@ -7,6 +7,7 @@ subscriber in place, and returns what changed. Services persist the result.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from commpref.domain.model import (
     DEFAULT_SOURCE,
@@ -28,8 +29,7 @@ from commpref.errors import NotFound, ValidationError
 GDPR_MESSAGE = "legalBasis and legalBasisExplanation are required to subscribe in this portal"
 
 
-@dataclass(frozen=True, slots=True)
-class StatusRow:
+class StatusRow(NamedTuple):
     """One row of a v4 status answer (`PublicStatus` without the subscriber id)."""
 
     definition: Definition
@@ -83,6 +83,9 @@ def in_scope(ctx: PortalContext, sub: Subscriber, business_unit_id: int | None) 
     """Definitions a status read lists: active ones, plus archived ones with a stored status."""
     if business_unit_id is not None and business_unit_id not in ctx.business_units:
         return []
+    active = ctx.active(business_unit_id)
+    if not ctx.has_archived:  # the common case: no per-subscriber filtering needed
+        return list(active)
     return [
         d
         for d in ctx.definitions
@@ -264,21 +267,34 @@ def write_status(
 
 
 def unsubscribe_all(
-    ctx: PortalContext, sub: Subscriber, unit: int, *, source: str, now: int
+    ctx: PortalContext,
+    sub: Subscriber,
+    unit: int,
+    *,
+    source: str,
+    now: int,
+    verbose: bool = True,
 ) -> tuple[list[StatusRow], list[Change]]:
     """Opt `sub` out of everything covered by business unit `unit` (§5.7).
 
-    Returns the verbose rows (every row in scope, with its reason) and the changes.
+    Returns the verbose rows (every row in scope, with its reason; none unless `verbose`)
+    and the changes. This is the headline hot path, hence the inlined loop.
     """
     changes: list[Change] = []
     rows: list[StatusRow] = []
-    scope_unit = unit if ctx.portal.brands else None
-    for d in in_scope(ctx, sub, scope_unit):
-        if current(sub, d) is Status.UNSUBSCRIBED:
-            rows.append(status_row(sub, d, now, Reason.NO_STATUS_CHANGE))
+    types = sub.types
+    opted_out = TypeStatus(Status.UNSUBSCRIBED, source, now)
+    for d in in_scope(ctx, sub, unit if ctx.portal.brands else None):
+        stored = types.get(d.id)
+        if stored is not None and stored.status is Status.UNSUBSCRIBED:
+            reason = Reason.NO_STATUS_CHANGE
         else:
-            changes.append(_set_type(sub, d, Status.UNSUBSCRIBED, source, now, None, None))
-            rows.append(status_row(sub, d, now, Reason.UNSUBSCRIBE_FROM_ALL_OCCURRED))
+            old = Status.NOT_SPECIFIED if stored is None else stored.status
+            types[d.id] = opted_out
+            changes.append(Change(ChangeKind.TYPE, d.id, old, Status.UNSUBSCRIBED))
+            reason = Reason.UNSUBSCRIBE_FROM_ALL_OCCURRED
+        if verbose:
+            rows.append(status_row(sub, d, now, reason))
     wide = sub.wide.get(unit)
     if wide is None or wide.status is not Status.UNSUBSCRIBED:
         changes.append(_set_wide(sub, unit, Status.UNSUBSCRIBED, source, now))

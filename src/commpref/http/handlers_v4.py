@@ -113,8 +113,9 @@ async def unsubscribe_all(rq: ApiRequest) -> Reply:
         call=rq.call,
         inputs=[email],
         business_unit_id=rq.query["businessUnitId"],
+        verbose=rq.query["verbose"],
     )
-    rows = result.results[0].rows if rq.query["verbose"] else []
+    rows = result.results[0].rows
     return 200, wire.ActionResponseWithResultsPublicStatus(
         status=COMPLETE,
         results=render.public_statuses(email, rows),
@@ -175,6 +176,7 @@ async def batch_unsubscribe_all(rq: ApiRequest) -> Reply:
         call=rq.call,
         inputs=rq.body["inputs"],
         business_unit_id=rq.query["businessUnitId"],
+        verbose=rq.query["verbose"],
     )
     verbose = rq.query["verbose"]
     results = [

@@ -241,10 +241,11 @@ async def unsubscribe_all(
     call: Call,
     inputs: Sequence[str],
     business_unit_id: int | None,
+    verbose: bool = True,
 ) -> BatchResult[SubscriberRows[StatusRow]]:
     """E and H: opt every distinct valid address out of all email of one scope (§5.7).
 
-    Each result carries the verbose rows; the wire layer drops them without `verbose`.
+    With `verbose` each result carries every row of the scope; without, no rows (cheaper).
     """
     unit = rules.opt_out_unit(call.ctx, business_unit_id)
     valid, errors = distinct_emails(inputs)
@@ -258,7 +259,7 @@ async def unsubscribe_all(
             sub = subs[email]
             ledger.accept(sub)
             rows, changes = rules.unsubscribe_all(
-                call.ctx, sub, unit, source=call.source, now=call.now
+                call.ctx, sub, unit, source=call.source, now=call.now, verbose=verbose
             )
             ledger.record(sub, changes)
             results.append(SubscriberRows(email, rows))

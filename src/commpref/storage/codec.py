@@ -9,87 +9,65 @@ from __future__ import annotations
 
 import msgspec
 
-from commpref.domain.model import Change, ChangeKind, Status, TypeStatus, WideStatus
+from commpref.domain.model import Change, Status, TypeStatus, WideStatus
 
-_STATUS_CODE = {Status.NOT_SPECIFIED: 0, Status.SUBSCRIBED: 1, Status.UNSUBSCRIBED: 2}
-_CODE_STATUS = {v: k for k, v in _STATUS_CODE.items()}
+_CODE = {Status.NOT_SPECIFIED: 0, Status.SUBSCRIBED: 1, Status.UNSUBSCRIBED: 2}
+_STATUS = (Status.NOT_SPECIFIED, Status.SUBSCRIBED, Status.UNSUBSCRIBED)
 
-# {"t": {definition_id: [status, ts, source, legal_basis, explanation]},
-#  "w": {business_unit_id: [status, ts, source]}}
-_Packed = dict[str, dict[int, list[object]]]
+# A subscriber's state, compact: (sources, {definition_id: [status code, source index,
+# timestamp, legal basis, explanation]}, {business_unit_id: [status code, source index,
+# timestamp]}). Sources repeat across a subscriber's rows, so each is stored once.
+_Packed = tuple[
+    list[str],
+    dict[int, tuple[int, int, int, str | None, str | None]],
+    dict[int, tuple[int, int, int]],
+]
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(_Packed)
+_decoder: msgspec.msgpack.Decoder[_Packed] = msgspec.msgpack.Decoder(_Packed)
 
 
 def encode(types: dict[int, TypeStatus], wide: dict[int, WideStatus]) -> bytes:
-    return _encoder.encode(
-        {
-            "t": {
-                d: [
-                    _STATUS_CODE[s.status],
-                    s.timestamp,
-                    s.source,
-                    s.legal_basis,
-                    s.legal_basis_explanation,
-                ]
-                for d, s in types.items()
-            },
-            "w": {u: [_STATUS_CODE[w.status], w.timestamp, w.source] for u, w in wide.items()},
-        }
-    )
+    sources: dict[str, int] = {}
+    packed_types = {
+        d: (
+            _CODE[t.status],
+            sources.setdefault(t.source, len(sources)),
+            t.timestamp,
+            t.legal_basis,
+            t.legal_basis_explanation,
+        )
+        for d, t in types.items()
+    }
+    packed_wide = {
+        u: (_CODE[w.status], sources.setdefault(w.source, len(sources)), w.timestamp)
+        for u, w in wide.items()
+    }
+    return _encoder.encode((list(sources), packed_types, packed_wide))
 
 
 def decode(data: bytes) -> tuple[dict[int, TypeStatus], dict[int, WideStatus]]:
-    packed = _decoder.decode(data)
+    sources, packed_types, packed_wide = _decoder.decode(data)
     types = {
-        d: TypeStatus(_CODE_STATUS[v[0]], v[2], v[1], v[3], v[4])  # type: ignore[index,arg-type]
-        for d, v in packed.get("t", {}).items()
+        d: TypeStatus(_STATUS[code], sources[src], ts, lb, lbe)
+        for d, (code, src, ts, lb, lbe) in packed_types.items()
     }
     wide = {
-        u: WideStatus(_CODE_STATUS[v[0]], v[1], v[2])  # type: ignore[index,arg-type]
-        for u, v in packed.get("w", {}).items()
+        u: WideStatus(_STATUS[code], ts, sources[src]) for u, (code, src, ts) in packed_wide.items()
     }
     return types, wide
 
 
-class _PackedChange(msgspec.Struct, omit_defaults=False):
-    kind: str
-    target: int
-    old: str
-    new: str
-    legalBasis: str | None = None
-    legalBasisExplanation: str | None = None
+# The ledger's `changes` column: a JSON list of [kind, target, old, new, legalBasis,
+# legalBasisExplanation] arrays, readable with SQL JSON functions.
+_json_encoder = msgspec.json.Encoder()
+_changes_decoder: msgspec.json.Decoder[tuple[Change, ...]] = msgspec.json.Decoder(
+    tuple[Change, ...]
+)
 
 
-_changes_decoder = msgspec.json.Decoder(list[_PackedChange])
-
-
-def encode_changes(changes: tuple[Change, ...]) -> str:
-    """The ledger's `changes` column: a JSON list, readable with SQL JSON functions."""
-    return msgspec.json.encode(
-        [
-            _PackedChange(
-                c.kind.value,
-                c.target,
-                c.old.value,
-                c.new.value,
-                c.legal_basis,
-                c.legal_basis_explanation,
-            )
-            for c in changes
-        ]
-    ).decode()
+def encode_changes(changes: tuple[Change, ...] | list[Change]) -> str:
+    return _json_encoder.encode(changes).decode()
 
 
 def decode_changes(text: str | bytes) -> tuple[Change, ...]:
-    return tuple(
-        Change(
-            ChangeKind(p.kind),
-            p.target,
-            Status(p.old),
-            Status(p.new),
-            p.legalBasis,
-            p.legalBasisExplanation,
-        )
-        for p in _changes_decoder.decode(text)
-    )
+    return _changes_decoder.decode(text)

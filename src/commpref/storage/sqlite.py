@@ -30,9 +30,9 @@ from commpref.domain.model import (
     Token,
 )
 from commpref.errors import Unavailable
-from commpref.storage import migrations
+from commpref.storage import migrations, ratelimit_sql
 from commpref.storage import sqlite_sql as sql
-from commpref.storage.base import Plan, Store, StoredEvent
+from commpref.storage.base import Outcome, Plan, RateCount, Store, StoredEvent
 
 R = TypeVar("R")
 Conn = sqlite3.Connection
@@ -75,6 +75,16 @@ def _enable_wal(conn: Conn) -> None:
         raise RuntimeError(f"cannot enable WAL (journal_mode={mode})")
 
 
+def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
+    if future.cancelled():  # the caller gave up; the write itself stands or fell as a whole
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
 class SqliteStore(Store):
     kind = "sqlite"
 
@@ -101,6 +111,9 @@ class SqliteStore(Store):
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
         self._closed = False
+        self._pending: list[tuple[Callable[[Conn], Any], asyncio.Future[Any], Any]] = []
+        self._pending_lock = threading.Lock()
+        self._drain_scheduled = False
 
     # --- threads and connections ------------------------------------------------------
     def _connect(self, *, read_only: bool = False) -> Conn:
@@ -131,6 +144,8 @@ class SqliteStore(Store):
                 # Other processes may still be writing: wait briefly, never hold up shutdown.
                 self._writer.execute("PRAGMA busy_timeout = 1000")
                 self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except sqlite3.Error as e:  # the next start checkpoints instead
+                log.warning("sqlite final checkpoint failed: %s", e)
             finally:
                 self._writer.close()
                 self._writer = None
@@ -153,17 +168,36 @@ class SqliteStore(Store):
         finally:
             conn.close()
 
-    def _in_transaction(self, fn: Callable[[Conn], R]) -> R:
-        if self._writer is None:
-            raise Unavailable("database unavailable")
-        return sql.transaction(self._writer, fn)
-
     async def _write(self, fn: Callable[[Conn], R]) -> R:
-        """Run `fn` in one transaction on the writer thread."""
+        """Run `fn` atomically on the writer thread; acknowledged once its commit is durable.
+
+        Group commit: writes that queue up while the writer is busy run together in the next
+        transaction, each inside its own SAVEPOINT, so a failing one is rolled back alone
+        while one fsync makes all the others durable.
+        """
         if self._closed or self._writer_pool is None:
             raise Unavailable("database unavailable")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer_pool, self._in_transaction, fn)
+        future: asyncio.Future[R] = loop.create_future()
+        with self._pending_lock:
+            self._pending.append((fn, future, loop))
+            schedule = not self._drain_scheduled
+            self._drain_scheduled = True
+        if schedule:
+            self._writer_pool.submit(self._drain)
+        return await future
+
+    def _drain(self) -> None:
+        with self._pending_lock:
+            jobs, self._pending = self._pending, []
+            self._drain_scheduled = False
+        if self._writer is None:
+            outcomes: list[tuple[bool, Any]] = [(False, Unavailable("database unavailable"))]
+            outcomes *= len(jobs)
+        else:
+            outcomes = sql.group_transaction(self._writer, [fn for fn, _, _ in jobs])
+        for (_, future, loop), outcome in zip(jobs, outcomes, strict=True):
+            loop.call_soon_threadsafe(_settle, future, outcome)
 
     async def _read(self, fn: Callable[[Conn], R]) -> R:
         if self._closed or self._reader_pool is None:
@@ -330,14 +364,16 @@ class SqliteStore(Store):
         return await self._read(lambda c: sql.load_subscribers(c, portal_id, emails))
 
     async def mutate(self, portal_id: int, emails: Sequence[str], plan: Plan[R]) -> R:
-        def tx(c: Conn) -> R:
+        def tx(c: Conn) -> Outcome[R]:
             stored = sql.load_subscribers(c, portal_id, emails)
             subs = {e: stored.get(e) or Subscriber(e) for e in emails}
             outcome = plan(subs)
             sql.save(c, portal_id, subs, outcome)
-            return outcome.value
+            return outcome
 
-        return await self._write(tx)
+        outcome = await self._write(tx)
+        self._committed(outcome)
+        return outcome.value
 
     async def events(
         self,
@@ -354,3 +390,22 @@ class SqliteStore(Store):
 
     async def set_secret_if_absent(self, name: str, value: str) -> str:
         return await self._write(lambda c: sql.set_secret_if_absent(c, name, value))
+
+    async def count_request(
+        self, *, token_id: int, now: int, window_ms: int, window_max: int, daily_max: int
+    ) -> RateCount:
+        return await self._write(
+            lambda c: ratelimit_sql.sqlite_count(
+                c,
+                token_id=token_id,
+                now=now,
+                window_ms=window_ms,
+                window_max=window_max,
+                daily_max=daily_max,
+            )
+        )
+
+    def pool_stats(self) -> dict[str, int]:
+        with self._readers_lock:
+            readers = len(self._readers)
+        return {"size": readers + 1, "max": self._reader_count + 1}

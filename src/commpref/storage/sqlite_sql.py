@@ -142,6 +142,31 @@ def transaction(c: Conn, fn: Callable[[Conn], R]) -> R:
     return result
 
 
+def group_transaction(c: Conn, fns: Sequence[Callable[[Conn], Any]]) -> list[tuple[bool, Any]]:
+    """Run each of `fns` in its own SAVEPOINT of one BEGIN IMMEDIATE transaction and commit
+    once. Returns (True, result) or (False, exception) per function; a function that fails is
+    rolled back alone, and if the commit fails every function fails with it."""
+    results: list[tuple[bool, Any]] = []
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        for fn in fns:
+            c.execute("SAVEPOINT job")
+            try:
+                results.append((True, fn(c)))
+            except Exception as exc:
+                c.execute("ROLLBACK TO job")
+                results.append((False, exc))
+            c.execute("RELEASE job")
+        c.execute("COMMIT")
+    except BaseException as exc:
+        if c.in_transaction:
+            c.execute("ROLLBACK")
+        if not isinstance(exc, Exception):
+            raise
+        return [(False, exc)] * len(fns)
+    return results
+
+
 def migrate(c: Conn) -> None:
     """Apply pending migrations, each in its own transaction; the applied version is read
     again under the write lock, so processes starting together never apply one twice."""
