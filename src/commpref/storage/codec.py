@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
-from commpref.domain.model import Change, Status, TypeStatus, WideStatus
+from commpref.domain.model import Change, ChangeKind, Status, TypeStatus, WideStatus
 
 _CODE = {Status.NOT_SPECIFIED: 0, Status.SUBSCRIBED: 1, Status.UNSUBSCRIBED: 2}
 _STATUS = (Status.NOT_SPECIFIED, Status.SUBSCRIBED, Status.UNSUBSCRIBED)
@@ -57,17 +57,23 @@ def decode(data: bytes) -> tuple[dict[int, TypeStatus], dict[int, WideStatus]]:
     return types, wide
 
 
-# The ledger's `changes` column: a JSON list of [kind, target, old, new, legalBasis,
-# legalBasisExplanation] arrays, readable with SQL JSON functions.
-_json_encoder = msgspec.json.Encoder()
-_changes_decoder: msgspec.json.Decoder[tuple[Change, ...]] = msgspec.json.Decoder(
-    tuple[Change, ...]
-)
+# The ledger's `changes` column, compact: one [kind, target, old, new, legal basis,
+# explanation] array per change, kind and statuses as small codes. An opt-out of all makes
+# one change per definition, so this keeps ledger rows (and the WAL) small.
+_KIND = {ChangeKind.TYPE: 0, ChangeKind.WIDE: 1}
+_KINDS = (ChangeKind.TYPE, ChangeKind.WIDE)
+_PackedChanges = list[tuple[int, int, int, int, str | None, str | None]]
+_changes_decoder: msgspec.msgpack.Decoder[_PackedChanges] = msgspec.msgpack.Decoder(_PackedChanges)
 
 
-def encode_changes(changes: tuple[Change, ...] | list[Change]) -> str:
-    return _json_encoder.encode(changes).decode()
+def encode_changes(changes: tuple[Change, ...] | list[Change]) -> bytes:
+    return _encoder.encode(
+        [(_KIND[c.kind], c.target, _CODE[c.old], _CODE[c.new], c[4], c[5]) for c in changes]
+    )
 
 
-def decode_changes(text: str | bytes) -> tuple[Change, ...]:
-    return _changes_decoder.decode(text)
+def decode_changes(data: bytes) -> tuple[Change, ...]:
+    return tuple(
+        Change(_KINDS[k], target, _STATUS[old], _STATUS[new], lb, lbe)
+        for k, target, old, new, lb, lbe in _changes_decoder.decode(data)
+    )

@@ -229,7 +229,7 @@ LOCK_EVENTS_FOR_READ = "SELECT pg_advisory_xact_lock($1, hashint8($2))"
 APPEND_EVENTS = """
 INSERT INTO events (portal_id, email, at, source, actor, correlation_id, changes)
 SELECT $1, e, a, s, ac, c, ch
-FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
+FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bytea[])
     WITH ORDINALITY AS u(e, a, s, ac, c, ch, o)
 ORDER BY o
 """
