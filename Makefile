@@ -19,7 +19,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint typecheck check fmt lock
+.PHONY: help install run test fuzz lint typecheck check fmt lock
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -47,6 +47,12 @@ run: install ## Migrate, create the demo portal and token, serve on 127.0.0.1:80
 test: install ## Run the tests (unit, integration, end-to-end)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# FUZZ_EXAMPLES: generated cases per operation and mode (`make test` uses 15).
+FUZZ_EXAMPLES ?= 300
+
+fuzz: install ## Schemathesis over /openapi.json with a large budget, every backend (~10 min)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -s tests/e2e/test_fuzz_openapi.py $(PYTEST_ARGS)
+
 lint: install ## ruff check and ruff format --check
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check $(SOURCES)
@@ -59,6 +65,32 @@ check: lint typecheck test ## lint, typecheck and test: what CI runs
 fmt: install ## Format and autofix (ruff)
 	$(BIN)/ruff format $(SOURCES)
 	$(BIN)/ruff check --fix $(SOURCES)
+
+# --- benchmarks (issue 4; never part of `make test`) -------------------------------------------
+# The optional `bench` group (matplotlib for the plot, py-spy for --profile) goes into .venv
+# on top of the dev tools; wrk comes from Debian's packages. BENCH_ARGS passes options to
+# `python -m bench` (see `.venv/bin/python -m bench --help`), e.g. BENCH_ARGS=--profile.
+BENCH_STAMP := $(VENV)/.installed-bench
+BENCH_ARGS ?=
+
+.PHONY: bench bench-large bench-tools
+
+$(BENCH_STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	$(PIP) install --constraint requirements.lock --editable '.[dev,bench]'
+	@touch $@
+
+bench-tools: $(BENCH_STAMP)
+	@command -v wrk >/dev/null || { \
+	  echo "installing wrk (apt-get)"; \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq wrk >/dev/null; }
+
+bench: bench-tools ## Benchmarks S1-S4, B1, B2 on SQLite and PostgreSQL (~5 min); bench-large adds S5
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-large: bench-tools
+	$(BIN)/python -m bench --large $(BENCH_ARGS)
 
 lock: ## Re-resolve the dependencies of pyproject.toml into requirements.lock
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \

@@ -1,18 +1,34 @@
 -- wrk script for the commpref scenarios (bench/run.py starts wrk with it).
 --
---   wrk ... -s bench/load.lua URL -- MODE TOKEN KNOWN NONCE DEFINITIONS
+--   wrk ... -s bench/load.lua URL -- MODE TOKEN KNOWN NONCE DEFINITIONS [RATE]
 --
 -- MODE: s1 (batch unsubscribe-all), s1v (the same with verbose=true), s2 (batch read),
 -- s3 (GET one address), s4 (POST one status), b2 (GET /healthz).
 -- KNOWN: how many addresses were preloaded (k%08d@known.example.com, see bench/preload.py).
 -- NONCE: unique per wrk run, so "new" addresses are new in every run.
 -- DEFINITIONS: comma-separated definition ids (s4 writes to them in turn).
+-- RATE: optional requests/s for this wrk thread. Without it every connection sends its next
+-- request as soon as the previous answer arrives (closed loop, the maximum rate); with it,
+-- sends follow a fixed schedule (an offered load), so latency is measured at that load.
 -- On exit it prints one line "BENCH_JSON {...}" with the counts and latency percentiles.
 
 local BATCH = 100
 local NEW_PER_BATCH = 50
 local POOL = 2000 -- s4: addresses per thread, each written SUBSCRIBED, UNSUBSCRIBED, ...
 local PREFIX = "/communication-preferences/v4/statuses/"
+
+local ffi = require("ffi")
+ffi.cdef([[
+  typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+  int clock_gettime(int clock, bench_timespec *tp);
+]])
+local timespec = ffi.new("bench_timespec")
+local CLOCK_MONOTONIC = 1
+
+local function now_ms()
+  ffi.C.clock_gettime(CLOCK_MONOTONIC, timespec)
+  return tonumber(timespec.tv_sec) * 1000 + tonumber(timespec.tv_nsec) / 1e6
+end
 
 local threads = {}
 
@@ -23,6 +39,7 @@ end
 
 local mode, known, nonce, defs, headers, path
 local counter = 0
+local interval, next_at -- the RATE schedule: ms between sends, time of the next send
 
 function init(args)
   mode = args[1]
@@ -33,6 +50,9 @@ function init(args)
     table.insert(defs, d)
   end
   headers = { ["Authorization"] = "Bearer " .. args[2], ["Content-Type"] = "application/json" }
+  if args[6] and tonumber(args[6]) > 0 then
+    interval = 1000 / tonumber(args[6])
+  end
   local seed = tid * 7919
   for i = 1, #nonce do
     seed = (seed * 31 + string.byte(nonce, i)) % 2147483647
@@ -103,6 +123,22 @@ function request()
   else -- b2
     return wrk.format("GET", "/healthz")
   end
+end
+
+-- With RATE: each send takes the next slot of the schedule (wrk asks once per request, on
+-- whichever connection is free). After a stall of more than a second the schedule restarts
+-- rather than bursting to catch up. Without RATE: no delay.
+function delay()
+  if not interval then
+    return 0
+  end
+  local t = now_ms()
+  if not next_at or next_at < t - 1000 then
+    next_at = t
+  end
+  next_at = next_at + interval
+  local d = next_at - t
+  return d > 0 and d or 0
 end
 
 function done(summary, latency, requests)

@@ -69,10 +69,10 @@ def cache_path(subscribers: int) -> Path:
 
 
 # --- the states -------------------------------------------------------------------------
-def _variants(definitions: list[int]) -> list[tuple[bytes, str]]:
+def _variants(definitions: list[int]) -> list[tuple[bytes, bytes | str]]:
     """Ten (state, ledger changes) pairs: subscriber i is subscribed to three of the ten
     definitions, chosen by i % 10, as if imported once."""
-    out = []
+    out: list[tuple[bytes, bytes | str]] = []
     for v in range(10):
         chosen = [definitions[(v + k) % len(definitions)] for k in (0, 3, 7)]
         types = {d: TypeStatus(Status.SUBSCRIBED, PRELOAD_SOURCE, PRELOAD_TIME) for d in chosen}
@@ -189,7 +189,7 @@ def remove_sqlite(target: Path) -> None:
 
 # --- PostgreSQL ---------------------------------------------------------------------------
 def _rows(source: Path, sql: str) -> Iterator[tuple[Any, ...]]:
-    con = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    con = sqlite3.connect(f"file:{source}?immutable=1", uri=True)  # leaves the cache as it is
     try:
         yield from con.execute(sql)
     finally:

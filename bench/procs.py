@@ -44,14 +44,26 @@ def tree(root: int) -> list[int]:
     return out
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of these processes (all threads), in seconds."""
-    ticks = 0
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """utime + stime of each of these processes (all its threads), in seconds."""
+    out = {}
     for pid in pids:
         fields = _stat_fields(pid)
         if fields is not None:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / CLOCK_TICKS
+            out[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return out
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two snapshots; processes born in between count whole."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all cores spent busy since boot (user, nice, system, irq, softirq, steal)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
 
 
 def _status_kib(pid: int, key: str) -> int:

@@ -13,17 +13,17 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^:()]*)(?::\d+)?\)$")
+_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^:()]*)(?::(?P<line>\d+))?\)$")
 _TRIM = re.compile(r"^.*?/(?:site-packages|src|lib/python3\.\d+)/")
 
 
-def _frame(raw: str) -> tuple[str, str]:
-    """(function label, module file) of one raw frame such as `mutate (/x/src/a/b.py:12)`."""
+def _frame(raw: str) -> tuple[str, str, str]:
+    """(function, line, file) labels of one raw frame such as `mutate (/x/src/a/b.py:12)`."""
     m = _FRAME.match(raw.strip())
     if m is None:
-        return raw.strip(), raw.strip()
+        return raw.strip(), raw.strip(), raw.strip()
     path = _TRIM.sub("", m["file"])
-    return f"{m['func']} ({path})", path
+    return f"{m['func']} ({path})", f"{m['func']} ({path}:{m['line']})", path
 
 
 def load(path: Path) -> list[tuple[list[str], int]]:
@@ -41,6 +41,7 @@ def summary(path: Path, top: int = 25) -> str:
     if not total:
         return f"{path}: no samples"
     own: Counter[str] = Counter()
+    lines_: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     modules: Counter[str] = Counter()
     threads: Counter[str] = Counter()
@@ -54,10 +55,11 @@ def summary(path: Path, top: int = 25) -> str:
             labels.append(_frame(raw))
         if not labels:
             continue
-        func, module = labels[-1]
+        func, line, module = labels[-1]
         own[func] += count
+        lines_[line] += count
         modules[module] += count
-        for label in {f for f, _ in labels}:
+        for label in {f for f, _, _ in labels}:
             inclusive[label] += count
 
     def table(title: str, counter: Counter[str]) -> list[str]:
@@ -69,6 +71,7 @@ def summary(path: Path, top: int = 25) -> str:
     lines = [f"{path.name}: {total} samples"]
     lines += table("threads", threads) if threads else []
     lines += table("self time by function", own)
+    lines += table("self time by line (C calls count for the line that makes them)", lines_)
     lines += table("self time by file", modules)
     lines += table("total time (function on the stack)", inclusive)
     return "\n".join(lines)

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench.results import Check, Result
 
 HEADERS = (
     "backend", "scenario", "conns", "req/s", "emails/s", "p50 ms", "p99 ms",
     "CPU ms/req", "DB CPU ms/req", "peak RSS MiB", "wrk CPU %", "wrk ceiling req/s", "errors",
+    "others' CPU %",
 )  # fmt: skip
 LATEST_START = "<!-- bench:latest:start -->"
 LATEST_END = "<!-- bench:latest:end -->"
 BATCH_SCENARIOS = ("B1", "S1", "S1v", "S2", "S5-S1")
 SINGLE_SCENARIOS = ("B2", "S3", "S4", "S5-S3")
-# Issue 4's targets, drawn on the plot (SQLite's where the backends differ).
+# Issue 4's throughput targets, drawn on the plot over each backend's bar.
 TARGETS = {"S1": 20_000, "S1v": 10_000, "S2": 30_000, "S3": 3_000, "S4": 1_500}
+BACKEND_TARGETS = {("postgresql", "S1"): 10_000, ("postgresql", "S1v"): None}
 
 
 def _num(value: float | None, digits: int = 0) -> str:
@@ -43,6 +46,7 @@ def rows(results: Sequence[Result]) -> list[list[str]]:
                 "—" if busy is None else f"{100 * busy:.0f}",
                 _num(r.loadgen_ceiling_rps),
                 str(r.errors),
+                f"{100 * r.others_share:.0f}",
             ]
         )
     return out
@@ -103,7 +107,7 @@ def plot(results: Sequence[Result], path: Path, title: str) -> None:
     backends = list(dict.fromkeys(r.backend for r in results))
     by = {(r.backend, r.scenario): r for r in results}
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [5, 4]})
-    panels = (
+    panels: tuple[tuple[Any, tuple[str, ...], str, Callable[[Result], float]], ...] = (
         (axes[0], BATCH_SCENARIOS, "emails/s", lambda r: r.eps),
         (axes[1], SINGLE_SCENARIOS, "requests/s", lambda r: r.rps),
     )
@@ -119,9 +123,12 @@ def plot(results: Sequence[Result], path: Path, title: str) -> None:
                     ys.append(value(by[(backend, s)]))
             bars = ax.bar(xs, ys, width, label=backend, color=colours.get(backend))
             ax.bar_label(bars, labels=[f"{y:,.0f}" for y in ys], fontsize=7, padding=2)
-        for i, s in enumerate(present):
-            if s in TARGETS:
-                ax.hlines(TARGETS[s], i - 0.45, i + 0.45, colors="#c0392b", linestyles="--")
+            for x, s in zip(xs, [s for s in present if (backend, s) in by], strict=True):
+                target = BACKEND_TARGETS.get((backend, s), TARGETS.get(s))
+                if target is not None:
+                    ax.hlines(
+                        target, x - width / 2, x + width / 2, colors="#c0392b", linestyles="--"
+                    )
         ax.set_xticks(range(len(present)), present)
         ax.set_ylabel(unit)
         ax.set_title(f"{unit} (dashed: issue 4 target)", fontsize=10)

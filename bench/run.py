@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -22,6 +23,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +50,7 @@ class Scenario:
     mode: str  # bench/load.lua mode
     connections: int
     emails: int  # addresses per request
+    rate: int = 0  # offered requests/s (a fixed schedule); 0: as fast as answers come
 
 
 # Connections are what a real client would open: a handful of parallel senders for batches,
@@ -58,6 +61,8 @@ SCENARIOS = (
     Scenario("S1v", "s1v", 8, 100),
     Scenario("S2", "s2", 8, 100),
     Scenario("S3", "s3", 32, 1),
+    # S3's latency target at S3's throughput target: p99 while 3,000 requests/s are offered.
+    Scenario("S3r", "s3", 32, 1, rate=3_000),
     Scenario("S4", "s4", 16, 1),
 )
 LARGE_SCENARIOS = (Scenario("S5-S1", "s1", 8, 100), Scenario("S5-S3", "s3", 32, 1))
@@ -157,7 +162,7 @@ def wrk(
         "taskset", "-c", ctx.backend.loadgen_cores, "wrk", "-t1", f"-c{sc.connections}",
         f"-d{seconds:g}s", "--timeout", "10s", "-s", str(LUA), server.url, "--",
         sc.mode, ctx.setup.token, str(ctx.setup.subscribers), nonce,
-        ",".join(map(str, ctx.setup.definitions)),
+        ",".join(map(str, ctx.setup.definitions)), str(sc.rate),
     ]  # fmt: skip
     proc = ctx.children.start(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output, cpu = finish(proc)
@@ -171,11 +176,14 @@ def run_scenario(ctx: Context, server: procs.Server, sc: Scenario) -> Result:
     warm, _ = wrk(ctx, server, sc, args.warmup)
     if warm["errors"]["status"] or not warm["requests"]:
         log(f"  warning: {sc.name} warm-up: {warm['requests']} requests, errors {warm['errors']}")
-    pids, db = server.pids(), ctx.db_pids()
+    pids = server.pids()
     procs.reset_peak_rss(pids)
-    cpu0, db0 = procs.cpu_seconds(pids), procs.cpu_seconds(db)
+    cpu0, db0 = procs.cpu_seconds(pids), procs.cpu_seconds(ctx.db_pids())
+    busy0 = procs.machine_busy_seconds()
     out, wrk_cpu = wrk(ctx, server, sc, args.duration)
-    cpu1, db1 = procs.cpu_seconds(pids), procs.cpu_seconds(db)
+    busy1 = procs.machine_busy_seconds()
+    cpu1, db1 = procs.cpu_seconds(pids), procs.cpu_seconds(ctx.db_pids())
+    server_cpu, db_cpu = procs.cpu_delta(cpu0, cpu1), procs.cpu_delta(db0, db1)
     errors = sum(out["errors"].values())
     lat = out["latency_us"]
     result = Result(
@@ -187,17 +195,19 @@ def run_scenario(ctx: Context, server: procs.Server, sc: Scenario) -> Result:
         emails_per_request=sc.emails,
         p50_ms=lat["p50"] / 1000,
         p99_ms=lat["p99"] / 1000,
-        server_cpu_s=cpu1 - cpu0,
-        db_cpu_s=(db1 - db0) if db else None,
+        server_cpu_s=server_cpu,
+        db_cpu_s=db_cpu if db1 else None,
         peak_rss_mib=procs.peak_rss_mib(pids),
         loadgen_cpu_s=wrk_cpu,
         errors=errors,
+        others_cpu_s=busy1 - busy0 - server_cpu - db_cpu - wrk_cpu,
     )
     log(
         f"  {sc.name:<6} {result.rps:>9,.0f} req/s {result.eps:>9,.0f} emails/s  "
         f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  "
         f"cpu {result.cpu_ms_per_request:.3f} ms/req  rss {result.peak_rss_mib:.0f} MiB  "
-        f"wrk {100 * (result.loadgen_busy or 0):.0f}%  errors {errors}"
+        f"wrk {100 * (result.loadgen_busy or 0):.0f}%  others {100 * result.others_share:.0f}%  "
+        f"errors {errors}"
     )
     return result
 
@@ -209,25 +219,33 @@ def run_baseline(ctx: Context, database_url: str, profile: Path | None = None) -
         "taskset", "-c", ctx.backend.baseline_cores, sys.executable, "-m", "bench.baseline",
         "--database-url", database_url, "--portal", str(ctx.setup.portal_id),
         "--known", str(ctx.setup.subscribers), "--duration", str(args.duration),
-        "--warmup", str(args.warmup), "--concurrency", str(B1_CONCURRENCY),
+        "--warmup", str(args.warmup), "--concurrency", str(B1_CONCURRENCY), "--handshake",
     ]  # fmt: skip
-    proc = ctx.children.start(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
-    db0 = 0.0
+    proc = ctx.children.start(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT
+    )
+    stdin, stdout = proc.stdin, proc.stdout
+    assert stdin is not None and stdout is not None
     lines: list[str] = []
-    assert proc.stdout is not None
-    for raw in proc.stdout:  # wait for the warm-up to end
-        lines.append(raw.decode(errors="replace"))
-        if lines[-1].startswith("BENCH_READY"):
-            break
-    db = ctx.db_pids()
-    db0 = procs.cpu_seconds(db)
+
+    def wait_for(marker: str) -> None:
+        for raw in stdout:
+            lines.append(raw.decode(errors="replace"))
+            if lines[-1].startswith(marker):
+                return
+        raise RuntimeError(f"B1 ended before {marker}:\n{''.join(lines)[-3000:]}")
+
+    wait_for("BENCH_READY")  # warm-up done, measuring now
+    db0, busy0 = procs.cpu_seconds(ctx.db_pids()), procs.machine_busy_seconds()
     spy = start_profiler(ctx, proc.pid, profile, args.duration) if profile else None
+    wait_for("BENCH_MEASURED")  # measuring done; its connections are still open
+    db1, busy1 = procs.cpu_seconds(ctx.db_pids()), procs.machine_busy_seconds()
+    stdin.close()
     output, _ = finish(proc)
-    db1 = procs.cpu_seconds(db)
-    if spy is not None:
-        finish(spy)
+    spy_cpu = finish(spy)[1] if spy is not None else 0.0
     if proc.returncode != 0:
         raise RuntimeError(f"B1 failed ({proc.returncode}):\n{''.join(lines)}{output[-3000:]}")
+    output = "".join(lines) + output
     out = bench_json(output, "B1")
     result = Result(
         backend=ctx.backend.name,
@@ -239,9 +257,10 @@ def run_baseline(ctx: Context, database_url: str, profile: Path | None = None) -
         p50_ms=out["p50_ms"],
         p99_ms=out["p99_ms"],
         server_cpu_s=out["cpu_seconds"],
-        db_cpu_s=(db1 - db0) if db else None,
+        db_cpu_s=procs.cpu_delta(db0, db1) if db1 else None,
         peak_rss_mib=out["peak_rss_mib"],
     )
+    result.others_cpu_s = busy1 - busy0 - result.server_cpu_s - (result.db_cpu_s or 0.0) - spy_cpu
     log(
         f"  B1     {result.rps:>9,.0f} req/s {result.eps:>9,.0f} emails/s  "
         f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  "
@@ -266,13 +285,12 @@ def start_profiler(
     return ctx.children.start(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def profile_s1(ctx: Context, server: procs.Server) -> None:
-    """One more S1 run with py-spy attached to the server; summarised by bench.profile."""
+def profile_scenario(ctx: Context, server: procs.Server, sc: Scenario) -> None:
+    """One more run of `sc` with py-spy attached to the server; summarised by bench.profile."""
     from bench import profile
 
-    sc = SCENARIOS[1]
-    out = RESULTS_DIR / f"profile-{ctx.backend.name}-S1.txt"
-    log(f"  profiling S1 ({ctx.backend.name}) with py-spy → {out.relative_to(ROOT)}")
+    out = RESULTS_DIR / f"profile-{ctx.backend.name}-{sc.name}.txt"
+    log(f"  profiling {sc.name} ({ctx.backend.name}) with py-spy → {out.relative_to(ROOT)}")
     spy = start_profiler(ctx, server.pids()[0], out, ctx.args.duration, ctx.backend.workers > 1)
     wrk(ctx, server, sc, ctx.args.duration + 1)
     finish(spy)
@@ -321,9 +339,10 @@ def run_backend(
     subscribers: int,
     scenarios: tuple[Scenario, ...],
     with_baseline: bool,
-) -> list[Result]:
+    results: list[Result],
+) -> None:
+    """Measure one backend; each result is added to `results` as soon as it is measured."""
     cache, setup = preload.build_sqlite(subscribers, log=log)
-    results: list[Result] = []
     with contextlib.ExitStack() as stack:
         if backend.name == "sqlite":
             run_db = preload.CACHE_DIR / "run" / "bench.db"
@@ -344,7 +363,9 @@ def run_backend(
         log(f"{backend.name}: {subscribers:,} subscribers, {len(setup.definitions)} definitions")
         wanted = [s for s in scenarios if not args.scenarios or s.name in args.scenarios]
         if with_baseline and (not args.scenarios or "B1" in args.scenarios):
-            profile = RESULTS_DIR / f"profile-{backend.name}-B1.txt" if args.profile else None
+            profile = (
+                RESULTS_DIR / f"profile-{backend.name}-B1.txt" if "B1" in args.profile else None
+            )
             results.append(run_baseline(ctx, url))
             if profile is not None:
                 log(f"  profiling B1 ({backend.name}) with py-spy → {profile.relative_to(ROOT)}")
@@ -356,9 +377,9 @@ def run_backend(
             server = serve(ctx, stack, url)
             for sc in wanted:
                 results.append(run_scenario(ctx, server, sc))
-            if args.profile and with_baseline:
-                profile_s1(ctx, server)
-    return results
+            for sc in wanted:
+                if sc.name in args.profile:
+                    profile_scenario(ctx, server, sc)
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -424,11 +445,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("COMMPREF_BENCH_POSTGRES_URL", DEFAULT_PG_URL),
         help="a maintenance database; the bench creates and drops its own next to it",
     )
-    p.add_argument("--profile", action="store_true", help="also py-spy profiles of S1 and B1")
+    p.add_argument(
+        "--profile",
+        nargs="?",
+        const="B1,S1",
+        default="",
+        help="after measuring, profile these scenarios with py-spy (default B1,S1); "
+        "raw stacks and summaries go to bench/results/",
+    )
     p.add_argument("--no-docs", action="store_true", help="do not touch docs/")
     args = p.parse_args(argv)
     args.backends = [b for b in args.backends.split(",") if b]
     args.scenarios = {s for s in args.scenarios.split(",") if s}
+    args.profile = {s for s in args.profile.split(",") if s}
     return args
 
 
@@ -444,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC)
     load_before = os.getloadavg()
+    source = source_state()
     info = machine()
     backends = [b for b in (SQLITE, POSTGRES) if b.name in args.backends]
     if POSTGRES in backends:
@@ -454,30 +484,53 @@ def main(argv: list[str] | None = None) -> int:
             info["postgresql"] = pg
     children = Children()
     results: list[Result] = []
+    failures: list[str] = []
+    plan: list[tuple[Backend, int, tuple[Scenario, ...], bool]]
+    plan = [(b, args.subscribers, SCENARIOS, True) for b in backends]
+    if args.large:
+        plan += [(b, args.large_subscribers, LARGE_SCENARIOS, False) for b in backends]
     t0 = time.monotonic()
     try:
-        for backend in backends:
-            results += run_backend(args, children, backend, args.subscribers, SCENARIOS, True)
-        if args.large:
-            for backend in backends:
-                results += run_backend(
-                    args, children, backend, args.large_subscribers, LARGE_SCENARIOS, False
-                )
+        for backend, subscribers, scenarios, baseline in plan:
+            try:
+                run_backend(args, children, backend, subscribers, scenarios, baseline, results)
+            except Exception as exc:  # report it, measure the rest, exit 1 at the end
+                traceback.print_exc()
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                failures.append(f"{backend.name} with {subscribers:,} subscribers failed: {reason}")
+                log(f"FAILED: {failures[-1]}")
     except (KeyboardInterrupt, Interrupted) as exc:
         log(f"interrupted ({exc or 'Ctrl-C'}); servers stopped, nothing written to docs/")
         return 130
     finally:
         children.stop_all()
     elapsed = time.monotonic() - t0
-    return finish_report(args, results, info, started, load_before, elapsed)
+    return finish_report(args, results, info, started, load_before, elapsed, source, failures)
+
+
+def source_state() -> tuple[str, str]:
+    """(short commit, a digest of the uncommitted changes to src/ or "") — read-only git."""
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    diff = git("diff", "HEAD", "--", "src")
+    return commit, hashlib.sha256(diff.encode()).hexdigest()[:8] if diff else ""
 
 
 def notes(
-    args: argparse.Namespace, info: dict[str, str], load: tuple[float, ...], elapsed: float
+    args: argparse.Namespace,
+    info: dict[str, str],
+    load: tuple[float, ...],
+    elapsed: float,
+    source: tuple[str, str],
 ) -> Iterator[str]:
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "-uno") else ""
-    yield f"commit `{commit}`{dirty}"
+    commit, dirty = source
+    changes = f" with uncommitted changes to src/ (digest {dirty})" if dirty else ""
+    yield f"commit `{commit}`{changes}"
+    if source_state() != source:
+        now, now_dirty = source_state()
+        yield (
+            f"**the source changed during the run** (now `{now}`"
+            f"{f' + changes {now_dirty}' if now_dirty else ''}): figures may mix two versions"
+        )
     yield (
         f"machine: {info['cpu']}, {info['cores']} cores, {info['memory']}; Linux "
         f"{info['kernel']}; Python {info['python']}, SQLite {info['sqlite']}, "
@@ -501,6 +554,8 @@ def finish_report(
     started: dt.datetime,
     load: tuple[float, ...],
     elapsed: float,
+    source: tuple[str, str],
+    failures: list[str],
 ) -> int:
     found = checks(results)
     print()
@@ -508,10 +563,21 @@ def finish_report(
     print()
     for c in found:
         print(c.describe())
-    run_notes = list(notes(args, info, load, elapsed))
+    run_notes = list(notes(args, info, load, elapsed, source)) + failures
+    if results:
+        worst = max(results, key=lambda r: r.others_share)
+        if worst.others_share > 0.1:
+            run_notes.append(
+                f"other work on the machine took up to {100 * worst.others_share:.0f}% of its "
+                f"CPU during a scenario ({worst.backend} {worst.scenario}; see the last column): "
+                "those figures are lower bounds"
+            )
     print()
     for n in run_notes:
         print(f"- {n}")
+    if failures:
+        log("docs/ left as it was: a backend failed (see above)")
+        return 1
     if not args.no_docs and results:
         heading = f"{started:%Y-%m-%d %H:%M} UTC"
         report.plot(results, PLOT, f"commpref, {heading}, {info['cpu']} ×{info['cores']}")

@@ -6,17 +6,25 @@ uvicorn has finished the in-flight requests.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from commpref.http import metrics, server
 from commpref.http.asgi import Api
+from commpref.http.metrics import Metrics
+from commpref.http.ratelimit import RateLimiter
 from commpref.http.request import Runtime
+from commpref.jobs.runner import Workers
 from commpref.services import links
 from commpref.settings import Settings
 from commpref.storage import open_store
+from commpref.storage.base import Store
+from commpref.web import PREFIX, PreferencePages
 
 
 def base_url(settings: Settings) -> str:
@@ -28,27 +36,65 @@ def base_url(settings: Settings) -> str:
 
 
 def create_app(settings: Settings) -> Starlette:
-    runtime = Runtime(settings=settings, base_url=base_url(settings))
+    runtime = Runtime(settings=settings, base_url=base_url(settings), metrics=Metrics())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = open_store(settings)
         await store.open()
+        observing = asyncio.create_task(_observe(store, runtime.metrics))
+        workers: Workers | None = None
         try:
             runtime.link_keys = await links.signing_keys(
                 store=store, configured=settings.link_signing_keys
             )
+            runtime.rate_limiter = RateLimiter(store)
             runtime.store_ = store
+            # Import jobs and webhook deliveries (jobs/): started once the store is open.
+            workers = _workers(store, settings, runtime.metrics)
             yield
         finally:
+            observing.cancel()
+            if workers is not None:
+                await workers.stop()
             runtime.store_ = None
             await store.close()
+            metrics.process_exited(os.getpid())
 
     # Starlette supplies the lifespan and the outer error guard; `Api` routes on the raw
     # path itself, which Starlette's router cannot (it matches the decoded path).
-    return Starlette(routes=[Mount("", app=Api(runtime))], lifespan=lifespan)
+    # The preference pages (web/) answer under PREFIX; everything else is the API's.
+    # `Api` is the router's default rather than a `Mount("")`: a mount matches the decoded
+    # path with a regex that stops at a newline, so `%0A` in a path got Starlette's plain-text
+    # 404 instead of HubSpot's JSON one (found by the fuzzer, issue 7).
+    routes = [Mount(PREFIX, app=PreferencePages(runtime))]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.router.default = Api(runtime)
+    return app
+
+
+def _workers(store: Store, settings: Settings, m: Metrics | None) -> Workers | None:
+    if not settings.jobs_enabled:
+        return None
+    workers = Workers(store, settings, on_backlog=None if m is None else m.set_webhook_backlog)
+    workers.start()
+    return workers
+
+
+async def _observe(store: Store, m: Metrics | None) -> None:
+    """Feed /metrics from the store: commits as they happen, pool use every second (each
+    worker refreshes its own gauges, so a scrape of any worker sees all of them)."""
+    if m is None:
+        return
+    store.add_commit_listener(m.committed)
+    m.pool_source = store.pool_stats
+    while True:
+        m.sample()
+        await asyncio.sleep(1.0)
 
 
 def app_from_env() -> Starlette:
     """Factory for `uvicorn --factory` (multi-worker `serve`): settings from COMMPREF_*."""
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    server.configure(settings)  # this worker's header limits
+    return create_app(settings)

@@ -7,11 +7,13 @@ stdout. Domain errors and unreachable databases print one line on stderr and exi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shlex
 import sys
-from collections.abc import Awaitable, Callable
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -94,6 +96,8 @@ def serve(
     """Apply migrations, then serve the API until SIGTERM/SIGINT."""
     import uvicorn
 
+    from commpref.http import logs
+
     settings = _settings(database_url, host=host, port=port, workers=workers)
 
     async def migrate_only(store: Store) -> None:
@@ -104,10 +108,13 @@ def serve(
         "host": settings.host,
         "port": settings.port,
         "loop": "uvloop",
-        "http": "httptools",
+        # httptools, plus deadlines and a size cap for request heads (slowloris)
+        "http": "commpref.http.server:GuardedProtocol",
+        "timeout_keep_alive": settings.keep_alive_timeout_s,
         "lifespan": "on",
         "access_log": False,  # commpref writes its own JSON access log
         "log_level": settings.log_level,
+        "log_config": logs.logging_config(settings.log_level),  # JSON lines, like ours
         "server_header": False,
         "timeout_graceful_shutdown": 30,
     }
@@ -119,11 +126,28 @@ def serve(
             COMMPREF_DATABASE_URL=settings.database_url,
             COMMPREF_WORKERS=str(settings.workers),
         )
-        uvicorn.run("commpref.app:app_from_env", factory=True, workers=settings.workers, **common)
+        with _metrics_dir():
+            uvicorn.run(
+                "commpref.app:app_from_env", factory=True, workers=settings.workers, **common
+            )
     else:
         from commpref.app import create_app
+        from commpref.http import server
 
+        server.configure(settings)
         uvicorn.run(create_app(settings), **common)
+
+
+@contextlib.contextmanager
+def _metrics_dir() -> Iterator[None]:
+    """Workers share their /metrics through files in PROMETHEUS_MULTIPROC_DIR: an operator's
+    directory if set, else a fresh one removed at exit."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="commpref-metrics-") as path:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+        yield
 
 
 @main.command()
@@ -368,3 +392,52 @@ def demo(host: str | None, port: int | None, database_url: str | None) -> None:
     ]
     click.echo(secret)
     click.echo(shlex.join(curl))
+
+
+# --- preference links --------------------------------------------------------------------
+
+
+@main.command("list-unsubscribe")
+@click.option("--portal", "portal_id", type=int, required=True)
+@click.argument("email")
+@click.option("--business-unit", type=int, default=0, show_default=True)
+@click.option("--language", default=None, help="Page language (default: the portal's).")
+@database_url_option
+def list_unsubscribe(
+    portal_id: int,
+    email: str,
+    business_unit: int,
+    language: str | None,
+    database_url: str | None,
+) -> None:
+    """Print the two RFC 8058 header lines (List-Unsubscribe, List-Unsubscribe-Post) a
+    sender adds to every email to EMAIL; links start with COMMPREF_PUBLIC_BASE_URL."""
+    from commpref.app import base_url
+    from commpref.domain.model import Actor
+    from commpref.services import links
+    from commpref.services.context import Call
+
+    settings = _settings(database_url)
+
+    async def headers(store: Store) -> list[str]:
+        ctx = await store.portal_context(portal_id)
+        keys = await links.signing_keys(store=store, configured=settings.link_signing_keys)
+        found = links.list_unsubscribe(
+            call=Call.make(ctx, Actor("cli")),
+            email=email,
+            business_unit_id=business_unit,
+            language=language,
+            base_url=base_url(settings),
+            key=keys[0],
+            mailto=settings.list_unsubscribe_mailto,
+        )
+        return found.lines()
+
+    for line in _run(settings, headers):
+        click.echo(line)
+
+
+# history, import, export, erase: in their own module (registered last: it imports this one)
+from commpref.cli_bulk import register  # noqa: E402
+
+register(main)

@@ -4,6 +4,7 @@
     CommprefError                      500 INTERNAL_ERROR (never raised directly)
     ├── ValidationError                400 VALIDATION_ERROR
     │   ├── MethodNotAllowed           405
+    │   ├── RequestTimeout             408 (body not received in time)
     │   ├── PayloadTooLarge            413
     │   ├── UriTooLong                 414
     │   └── UnsupportedMediaType       415
@@ -12,7 +13,7 @@
     │   └── ExpiredAuthentication      401 EXPIRED_AUTHENTICATION
     ├── MissingScopes                  403 MISSING_SCOPES
     ├── RateLimited                    429 RATE_LIMITS
-    └── Unavailable                    503 SERVICE_UNAVAILABLE (database down)
+    └── Unavailable                    503 SERVICE_UNAVAILABLE (database down, overloaded)
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ class ValidationError(CommprefError):
 
 class MethodNotAllowed(ValidationError):
     http_status = 405
+
+
+class RequestTimeout(ValidationError):
+    http_status = 408
 
 
 class PayloadTooLarge(ValidationError):

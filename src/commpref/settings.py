@@ -6,8 +6,12 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+
+MIN_LINK_AGE_DAYS = 60  # CASL: an unsubscribe mechanism must work for 60 days after sending
+_MAILTO = re.compile(r"[^@\s<>,?]+@[^@\s<>,?]+\.[^@\s<>,?]+")
 
 
 def _setting(default: Any, help: str, *, secret: bool = False) -> Any:
@@ -37,12 +41,76 @@ class Settings:
     db_pool_size: int = _setting(10, "Most database connections per process (PostgreSQL).")
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")
     access_log: bool = _setting(True, "Write one JSON access-log line per request.")
+    max_concurrent_requests: int = _setting(
+        64, "API requests one process works on at once; others wait in a short queue."
+    )
+    max_queued_requests: int = _setting(
+        64, "API requests that may wait for a slot; beyond them: 503 with Retry-After at once."
+    )
+    queue_wait_ms: int = _setting(
+        250, "Longest wait for a slot, in milliseconds; then 503 with Retry-After."
+    )
+    body_timeout_s: int = _setting(
+        10, "Seconds a client may take to send a request body (408 after)."
+    )
+    header_timeout_s: int = _setting(
+        10, "Seconds a client may take to send a request's headers (408 and close after)."
+    )
+    max_header_bytes: int = _setting(
+        64 * 1024, "Largest request line plus headers accepted (431 and close above)."
+    )
+    keep_alive_timeout_s: int = _setting(
+        5, "Seconds an idle keep-alive connection stays open between requests."
+    )
     link_signing_keys: str | None = _setting(
         None,
         "Comma-separated secrets for preference links; the first signs, all verify. "
         "Unset: a key generated once and kept in the database.",
         secret=True,
     )
+    link_max_age_days: int = _setting(
+        0,
+        "Days a preference link stays valid; 0 means links never expire. "
+        "1 to 59 are refused at start-up (CASL wants 60).",
+    )
+    list_unsubscribe_mailto: str | None = _setting(
+        None,
+        "Address added as a mailto: fallback to the List-Unsubscribe header; unset: none.",
+    )
+    jobs_enabled: bool = _setting(
+        True, "Run the background workers (import jobs, webhook deliveries) in `serve`."
+    )
+    job_poll_ms: int = _setting(
+        1000, "How often an idle worker looks for import jobs and due deliveries, in ms."
+    )
+    import_chunk_rows: int = _setting(5000, "Valid rows an import applies per transaction.")
+    import_max_bytes: int = _setting(
+        1024 * 1024 * 1024, "Largest file POST /commpref/v1/imports accepts (413 above)."
+    )
+    webhook_backoff_initial_ms: int = _setting(
+        10_000, "Delay before a failed webhook delivery is retried, in ms; doubles each time."
+    )
+    webhook_backoff_max_ms: int = _setting(
+        3_600_000, "Longest delay between two attempts of one webhook delivery, in ms."
+    )
+    webhook_retry_window_ms: int = _setting(
+        86_400_000, "How long a failing webhook delivery is retried before it is FAILED, in ms."
+    )
+    webhook_timeout_ms: int = _setting(
+        10_000, "Time a webhook receiver has to answer one delivery, in ms."
+    )
+
+    def __post_init__(self) -> None:
+        if self.link_max_age_days != 0 and self.link_max_age_days < MIN_LINK_AGE_DAYS:
+            raise ValueError(
+                f"COMMPREF_LINK_MAX_AGE_DAYS must be 0 (links never expire) or at least "
+                f"{MIN_LINK_AGE_DAYS} days, not {self.link_max_age_days}"
+            )
+        mailto = self.list_unsubscribe_mailto
+        if mailto is not None and not _MAILTO.fullmatch(mailto):
+            raise ValueError(
+                f"COMMPREF_LIST_UNSUBSCRIBE_MAILTO is not an email address: {mailto!r}"
+            )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

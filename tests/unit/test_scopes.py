@@ -126,7 +126,25 @@ def test_batch_operation_sets() -> None:
     assert set(scopes.BATCH_READ_OPS) == {Op.BATCH_READ, Op.BATCH_READ_WIDE}
 
 
-def test_all_scopes_holds_both_families_and_admin() -> None:
-    assert {s for alts in SPEC.values() for alt in alts for s in alt} | {
-        "commpref.admin"
-    } == scopes.ALL_SCOPES
+EXTENSIONS = {
+    "commpref.admin",
+    "commpref.history.read",
+    "commpref.import.write",
+    "commpref.export.read",
+    "commpref.webhooks.write",
+    "commpref.subscribers.erase",
+}
+
+
+def test_all_scopes_holds_both_families_admin_and_the_extension_scopes() -> None:
+    assert {s for alts in SPEC.values() for alt in alts for s in alt} | EXTENSIONS == (
+        scopes.ALL_SCOPES
+    )
+
+
+@pytest.mark.parametrize("scope", sorted(EXTENSIONS - {"commpref.admin"}))
+def test_an_extension_scope_is_granted_by_itself_or_admin_only(scope: str) -> None:
+    assert scopes.allows_extension(scope, frozenset({scope}))
+    assert scopes.allows_extension(scope, frozenset({"commpref.admin"}))
+    others = frozenset(scopes.ALL_SCOPES - {scope, "commpref.admin"})
+    assert not scopes.allows_extension(scope, others)

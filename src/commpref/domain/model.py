@@ -49,6 +49,7 @@ class SourceOfStatus(StrEnum):
 class ChangeKind(StrEnum):
     TYPE = "SUBSCRIPTION"  # one definition's status
     WIDE = "WIDE"  # the opt-out-of-all switch of one business unit (0 = portal-wide)
+    ERASURE = "ERASURE"  # the address was erased: statuses removed, suppressed (target 0)
 
 
 RATE_LIMIT_TIERS = ("starter", "professional", "enterprise")

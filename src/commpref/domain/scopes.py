@@ -9,7 +9,17 @@ WRITE = "communication_preferences.write"
 READ_WRITE = "communication_preferences.read_write"
 BATCH_READ = "communication_preferences.statuses.batch.read"
 BATCH_WRITE = "communication_preferences.statuses.batch.write"
-ADMIN = "commpref.admin"  # commpref's own management API (/commpref/v1)
+ADMIN = "commpref.admin"  # commpref's own API (/commpref/v1): grants every extension scope
+
+# Scopes of commpref's own API (/commpref/v1, API.md §11); `commpref.admin` grants each too.
+HISTORY_READ = "commpref.history.read"
+IMPORT_WRITE = "commpref.import.write"
+EXPORT_READ = "commpref.export.read"
+WEBHOOKS_WRITE = "commpref.webhooks.write"
+SUBSCRIBERS_ERASE = "commpref.subscribers.erase"
+EXTENSION_SCOPES = frozenset(
+    {ADMIN, HISTORY_READ, IMPORT_WRITE, EXPORT_READ, WEBHOOKS_WRITE, SUBSCRIBERS_ERASE}
+)
 
 
 class Op(StrEnum):
@@ -63,7 +73,7 @@ BATCH_OPS = frozenset({Op.BATCH_READ, Op.BATCH_READ_WIDE, Op.BATCH_WRITE, Op.BAT
 
 # Every scope name a token may carry.
 ALL_SCOPES: frozenset[str] = frozenset(
-    {s for alts in ALTERNATIVES.values() for alt in alts for s in alt} | {ADMIN}
+    {s for alts in ALTERNATIVES.values() for alt in alts for s in alt} | EXTENSION_SCOPES
 )
 
 
@@ -80,3 +90,8 @@ def required_for_message(op: Op) -> tuple[list[str], bool]:
         {s for alt in ALTERNATIVES[op] for s in alt if s.startswith("communication_preferences.")}
     )
     return names, False
+
+
+def allows_extension(scope: str, held: frozenset[str]) -> bool:
+    """An extension operation needs its own scope, or `commpref.admin`."""
+    return scope in held or ADMIN in held

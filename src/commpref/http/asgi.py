@@ -9,6 +9,7 @@ same id as `Call.correlation_id` and the ledger's).
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,7 @@ from commpref.domain.model import Actor
 from commpref.errors import (
     CommprefError,
     PayloadTooLarge,
+    RequestTimeout,
     Unavailable,
     UriTooLong,
     ValidationError,
@@ -28,10 +30,13 @@ from commpref.errors import (
 from commpref.http import body as bodies
 from commpref.http import logs, openapi, wire
 from commpref.http.errors import internal_error, render_error
+from commpref.http.ext_api import EXT_PATHS, ExtApi
+from commpref.http.metrics import CONTENT_TYPE as METRICS_TYPE
 from commpref.http.ops import OPERATIONS, Operation
+from commpref.http.overload import Gate
 from commpref.http.params import check_content_type, credential, parse_query, query_dict
 from commpref.http.request import ApiRequest, Reply, Runtime
-from commpref.http.routing import Router, method_not_allowed
+from commpref.http.routing import Router, method_not_allowed, not_found
 from commpref.services import auth
 from commpref.services.context import Call, api_source, now_ms
 
@@ -50,8 +55,24 @@ class ClientDisconnected(Exception):
     """The client went away while its body was being read; nothing is answered."""
 
 
-async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """The body, read with a cap rather than trusting Content-Length; (b"", True) when over."""
+async def read_body(
+    receive: Receive, limit: int, timeout_s: float | None = None
+) -> tuple[bytes, bool]:
+    """The body, read with a cap rather than trusting Content-Length; (b"", True) when over.
+    A body not complete within `timeout_s` raises `RequestTimeout` (408; slow clients)."""
+    if timeout_s is None:
+        return await _read_body(receive, limit)
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read_body(receive, limit)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"The request body was not received within {timeout_s:g} seconds",
+            headers={"Connection": "close"},
+        ) from None
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
     chunks: list[bytes] = []
     size = 0
     more = True
@@ -89,7 +110,19 @@ class Api:
             "/healthz": self._healthz,
             "/readyz": self._readyz,
             "/openapi.json": self._openapi_json,
+            "/metrics": self._metrics,
         }
+        settings = runtime.settings
+        self.gate = Gate(
+            limit=settings.max_concurrent_requests,
+            queue=settings.max_queued_requests,
+            wait_s=settings.queue_wait_ms / 1000,
+        )
+        self.metrics = runtime.metrics
+        self.ext = ExtApi(runtime, gate=self.gate)
+        if self.metrics is not None:
+            self.gate.on_refuse = self.metrics.refused.inc
+            self.metrics.gate = self.gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,24 +133,38 @@ class Api:
         method: str = scope["method"]
         raw_path: bytes | None = scope.get("raw_path")
         path = raw_path.decode("utf-8", "replace") if raw_path else scope["path"]
+        if path.startswith(EXT_PATHS):  # commpref's own API: /commpref/v1 (http.ext_api)
+            await self.ext(scope, receive, send, path=path, cid=cid, started=started)
+            return
         extra: list[tuple[bytes, bytes]] = []
         v3_style = False
+        label = "unmatched"
+        content_type = _JSON
+        held = [False]  # a slot of the gate, released while the body is read
         try:
             if len(path) + len(scope.get("query_string", b"")) > MAX_URI_BYTES:
                 raise UriTooLong("Request URI too long")
             service = self._service.get(path)
             if service is not None:
+                label = path.strip("/").removesuffix(".json")
                 if method != "GET":
                     raise method_not_allowed(method, path, ["GET"])
                 status, body = await service()
+                if path == "/metrics" and status == 200:
+                    content_type = (b"content-type", METRICS_TYPE.encode())
             else:
                 operation, version, param = self.router.resolve(method, path)
                 v3_style = operation.v3_style
+                label = operation.op.name.lower()
+                await self.gate.acquire()
+                held[0] = True
                 status, payload = await self._operation(
-                    scope, receive, operation, version, param, cid, started, extra
+                    scope, receive, operation, version, param, cid, started, extra, held
                 )
                 body = _encode(payload)
         except ClientDisconnected:
+            if held[0]:
+                self.gate.release()
             return
         except CommprefError as exc:
             status, body, headers = render_error(exc, cid, request_id=v3_style)
@@ -125,16 +172,21 @@ class Api:
         except Exception as exc:
             logs.error("unhandled error", cid, exc)
             status, body = internal_error(cid, request_id=v3_style)
+        if held[0]:
+            self.gate.release()
+        elapsed = time.perf_counter() - t0
+        if self.metrics is not None:
+            self.metrics.observe(label, status, elapsed)
         if self.runtime.settings.access_log:
             # Logged before sending, so the line exists once the client has the answer.
-            logs.access(method, path, status, (time.perf_counter() - t0) * 1000, cid)
+            logs.access(method, path, status, elapsed * 1000, cid)
         cid_bytes = cid.encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": status,
                 "headers": [
-                    _JSON,
+                    content_type,
                     (b"content-length", str(len(body)).encode()),
                     (b"x-hubspot-correlation-id", cid_bytes),
                     (b"x-request-id", cid_bytes),
@@ -154,6 +206,7 @@ class Api:
         cid: str,
         started: int,
         extra: list[tuple[bytes, bytes]],
+        held: list[bool],
     ) -> Reply:
         rt = self.runtime
         settings = rt.settings
@@ -166,13 +219,20 @@ class Api:
             raw_query.get("hapikey") if settings.hapikey_enabled else None,
         )
         token, ctx = await auth.authenticate(store=rt.store, secret=secret, now=started)
-        if rt.rate_limiter is not None:  # step 3 of §2.5; the limiter itself is a later issue
+        if rt.rate_limiter is not None:  # step 3 of §2.5 (`http.ratelimit`)
             extra.extend(await rt.rate_limiter.check(token=token, ctx=ctx, now=started))
         auth.authorize(operation.op, token, ctx)
 
         raw_body = b""
         if operation.has_body:
-            raw_body, too_large = await read_body(receive, settings.max_body_bytes)
+            # A slow body must not hold a slot: give it back while the body arrives.
+            self.gate.release()
+            held[0] = False
+            raw_body, too_large = await read_body(
+                receive, settings.max_body_bytes, settings.body_timeout_s
+            )
+            await self.gate.acquire()
+            held[0] = True
             if raw_body or too_large:
                 check_content_type(headers.get(b"content-type"))
             if too_large:
@@ -214,6 +274,12 @@ class Api:
         if applied != latest:
             raise Unavailable(f"database schema is at version {applied}, expected {latest}")
         return 200, _encode(wire.Health(status="ready"))
+
+    async def _metrics(self) -> tuple[int, bytes]:
+        """Prometheus text format (`http.metrics`); 404 when metrics are off."""
+        if self.metrics is None:
+            raise not_found("GET", "/metrics")
+        return 200, self.metrics.render()
 
     async def _openapi_json(self) -> tuple[int, bytes]:
         if self._openapi is None:

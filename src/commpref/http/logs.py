@@ -5,9 +5,11 @@ Lines never contain query strings or headers, so tokens and `hapikey` values sta
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 import traceback
+from typing import Any
 
 import msgspec
 
@@ -48,3 +50,41 @@ def error(message: str, correlation_id: str | None, exc: BaseException) -> None:
             "traceback": "".join(traceback.format_exception(exc)),
         }
     )
+
+
+class JsonFormatter(logging.Formatter):
+    """uvicorn's and the libraries' own log records as JSON lines like ours (issue 7)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, object] = {
+            "time": format_ms(int(record.created * 1000)),
+            "level": record.levelname.lower(),
+            "event": record.getMessage(),
+            "logger": record.name,
+        }
+        if record.exc_info:
+            out["traceback"] = self.formatException(record.exc_info)
+        return _encode(out).decode()
+
+
+def logging_config(level: str) -> dict[str, Any]:
+    """`logging.config.dictConfig` for `commpref serve`: every record as one JSON line."""
+    handler = {"handlers": ["json"], "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "commpref.http.logs.JsonFormatter"}},
+        "handlers": {
+            "json": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "uvicorn": {**handler, "level": level.upper()},
+            "uvicorn.error": {"level": level.upper()},
+            "uvicorn.access": {**handler, "level": "WARNING"},
+        },
+        "root": {"handlers": ["json"], "level": "WARNING"},
+    }

@@ -9,8 +9,9 @@ from typing import Any
 import msgspec
 
 import commpref
-from commpref.domain.scopes import ADMIN, ALL_SCOPES, ALTERNATIVES
-from commpref.http import wire
+from commpref.domain.scopes import ALL_SCOPES, ALTERNATIVES, EXTENSION_SCOPES
+from commpref.http import openapi_ext, wire
+from commpref.http.ext_ops import EXT_OPERATIONS
 from commpref.http.ops import Operation
 from commpref.http.params import QueryParam
 
@@ -21,10 +22,13 @@ _ERROR_TEXT = {
     401: "Missing, unknown, revoked or expired credentials",
     403: "Missing scopes (MISSING_SCOPES)",
     404: "Unknown address with strict_v3_unknown_404 (OBJECT_NOT_FOUND)",
+    408: "The request body was not received in time",
     413: "Request body too large",
+    414: "Request URI too long",
     415: "Unsupported Content-Type",
-    429: "Rate limit reached (RATE_LIMITS)",
+    429: "Rate limit reached (RATE_LIMITS); see Retry-After",
     500: "Internal error",
+    503: "Database unavailable, or the process is at its concurrency limit (Retry-After)",
 }
 _SUCCESS_TEXT = {200: "Success", 207: "Some inputs failed (multi-status)"}
 _HEALTH = {"$ref": _REF.format(name="Health")}
@@ -60,7 +64,7 @@ def _operation(o: Operation, version: str) -> dict[str, Any]:
                 "in": "path",
                 "required": True,
                 "description": "The email address (percent-decoded once; `+` stays `+`).",
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "minLength": 1},
             }
         )
     parameters += [
@@ -77,14 +81,15 @@ def _operation(o: Operation, version: str) -> dict[str, Any]:
         str(code): _json({"$ref": _REF.format(name=struct.__name__)}, _SUCCESS_TEXT[code])
         for code, struct in o.responses.items()
     }
-    errors = [400, 401, 403, 429, 500]
+    # Every code this operation can answer, and no catch-all: the fuzzer checks that each
+    # answer's code is listed here (issue 7).
+    errors = [400, 401, 403, 414, 429, 500, 503]
     if o.v3_style and o.has_body:
         errors.append(404)
     if o.has_body:
-        errors += [413, 415]
+        errors += [408, 413, 415]
     for code in sorted(errors):
         responses[str(code)] = _json(_ERROR, _ERROR_TEXT[code])
-    responses["default"] = _json(_ERROR, "Error")
     out: dict[str, Any] = {
         "operationId": _operation_id(o.method, version, o.path),
         "summary": o.summary,
@@ -104,7 +109,7 @@ def _operation(o: Operation, version: str) -> dict[str, Any]:
     return out
 
 
-def _service(summary: str, description: str) -> dict[str, Any]:
+def _service(summary: str, description: str, ok: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "get": {
             "operationId": summary.lower().replace(" ", "_"),
@@ -112,25 +117,36 @@ def _service(summary: str, description: str) -> dict[str, Any]:
             "tags": ["operations"],
             "security": [],
             "responses": {
-                "200": _json(_HEALTH, description),
-                "default": _json(_ERROR, "Error (503 when not ready)"),
+                "200": ok or _json(_HEALTH, description),
+                "414": _json(_ERROR, _ERROR_TEXT[414]),
+                "500": _json(_ERROR, _ERROR_TEXT[500]),
+                "503": _json(_ERROR, "Not ready: the database is unavailable or not migrated"),
             },
         }
     }
+
+
+_METRICS = {
+    "description": "Prometheus text exposition format",
+    "content": {"text/plain": {"schema": {"type": "string"}}},
+}
 
 
 def document(operations: tuple[Operation, ...]) -> dict[str, Any]:
     structs: list[Any] = [*wire.RESPONSE_STRUCTS]
     structs += [o.body for o in operations if o.body is not None]
     _, components = msgspec.json.schema_components(structs, ref_template=_REF)
+    components.update(openapi_ext.components(EXT_OPERATIONS))  # /commpref/v1 (API.md §11)
     paths: dict[str, dict[str, Any]] = {}
     for o in operations:
         for version in o.versions:
             item = paths.setdefault(f"/communication-preferences/{version}/{o.path}", {})
             item[o.method.lower()] = _operation(o, version)
+    paths.update(openapi_ext.paths(EXT_OPERATIONS))
     paths["/healthz"] = _service("Health", "The process is up")
     paths["/readyz"] = _service("Readiness", "The database answers and its schema is current")
-    scopes = {s: s for s in sorted(ALL_SCOPES - {ADMIN})}
+    paths["/metrics"] = _service("Metrics", "", _METRICS)
+    scopes = {s: s for s in sorted(ALL_SCOPES - EXTENSION_SCOPES)}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -143,6 +159,7 @@ def document(operations: tuple[Operation, ...]) -> dict[str, Any]:
         "components": {
             "schemas": dict(sorted(components.items())),
             "securitySchemes": {
+                openapi_ext.SECURITY_SCHEME: openapi_ext.security_scheme(),
                 "oauth2": {
                     "type": "oauth2",
                     "flows": {

@@ -13,11 +13,12 @@ from commpref.settings import Settings
 from commpref.storage.base import Store
 
 if TYPE_CHECKING:
+    from commpref.http.metrics import Metrics
     from commpref.http.ops import Operation
 
 
 class RateLimiter(Protocol):
-    """Hook for step 3 of §2.5 (rate limits, a later issue).
+    """Hook for step 3 of §2.5 (rate limits; `http.ratelimit.RateLimiter`).
 
     Called after authentication and before the scope check. Returns the
     `X-HubSpot-RateLimit-*` headers to add to the response (errors included); raises
@@ -38,6 +39,7 @@ class Runtime:
     store_: Store | None = None
     link_keys: tuple[bytes, ...] = ()
     rate_limiter: RateLimiter | None = None
+    metrics: Metrics | None = None
 
     @property
     def store(self) -> Store:

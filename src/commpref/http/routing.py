@@ -53,7 +53,8 @@ class _Template(Generic[T]):
 
 
 class Router(Generic[T]):
-    """Templates like `statuses/{subscriberIdString}` under `/communication-preferences/{v}/`.
+    """Templates like `statuses/{subscriberIdString}` under `/communication-preferences/{v}/`
+    (or `/{prefix}/{v}/`: the extensions use `/commpref/v1/`).
 
     The most specific matching template decides (literal segments beat the parameter), so
     `POST …/statuses/batch/read` is F, never C for a subscriber called "batch". When that
@@ -61,7 +62,10 @@ class Router(Generic[T]):
     operation under other methods, 405 with `Allow`.
     """
 
-    def __init__(self, routes: Iterable[tuple[str, str, tuple[str, ...], T]]) -> None:
+    def __init__(
+        self, routes: Iterable[tuple[str, str, tuple[str, ...], T]], *, prefix: str = PREFIX
+    ) -> None:
+        self.prefix = prefix  # first path segment: HubSpot's, or `commpref` for extensions
         by_parts: dict[tuple[str | None, ...], dict[str, dict[str, T]]] = {}
         versions: set[str] = set()
         for method, path, route_versions, target in routes:
@@ -79,24 +83,31 @@ class Router(Generic[T]):
     def resolve(self, method: str, raw_path: str) -> tuple[T, str, str | None]:
         """(target, version, decoded parameter) for a raw path; raises 404 or 405."""
         segments = raw_path.split("/")
-        if len(segments) < 4 or segments[0] or segments[1] != PREFIX:
+        if len(segments) < 4 or segments[0] or segments[1] != self.prefix:
             raise not_found(method, raw_path)
         version = segments[2]
         if version not in self.versions:
             raise not_found(method, raw_path)
         rest = segments[3:]
+        refusal: MethodNotAllowed | NotFound | None = None
         for template in self.templates:
             matched, param = template.match(rest)
             if not matched:
                 continue
             methods = template.ops.get(version)
-            if not methods:
-                raise not_found(method, raw_path)
-            target = methods.get(method)
-            if target is None:
-                raise method_not_allowed(method, raw_path, methods)
-            return target, version, None if param is None else decode_segment(param)
-        raise not_found(method, raw_path)
+            target = methods.get(method) if methods else None
+            if target is not None:
+                return target, version, None if param is None else decode_segment(param)
+            # A less specific template may still take this method: `GET …/statuses/batch/
+            # unsubscribe-all` is D for the subscriber "batch", not H's 405 (issue 7: 405 is
+            # not a documented answer of D). Otherwise the most specific template's answer stands.
+            if refusal is None:
+                refusal = (
+                    method_not_allowed(method, raw_path, methods)
+                    if methods
+                    else not_found(method, raw_path)
+                )
+        raise refusal or not_found(method, raw_path)
 
 
 def method_not_allowed(method: str, path: str, allowed: Iterable[str]) -> MethodNotAllowed:

@@ -11,6 +11,11 @@ Contract:
   retried serialisation failure), so it must not have side effects beyond the subscribers
   it is given.
 - Reads never create subscribers.
+- An erased address (see `erase`) without a stored record is presented by `read_subscribers`
+  and to `mutate`'s plan as `domain.erasure.suppressed_subscriber`: opted out of everything.
+- `mutate` (and every other ledger append) queues, in the same transaction, one webhook
+  outbox row per new ledger entry and active webhook of the portal; a portal without
+  webhooks pays nothing for it.
 - Acknowledged writes are durable: the commit is fsync'd (SQLite synchronous=FULL,
   PostgreSQL synchronous_commit=on) before `mutate` returns.
 - Times are epoch milliseconds (UTC).
@@ -21,7 +26,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from commpref.domain.model import (
     BusinessUnit,
@@ -32,6 +37,7 @@ from commpref.domain.model import (
     Subscriber,
     Token,
 )
+from commpref.storage.base_jobs import JobStore
 
 T = TypeVar("T")
 
@@ -53,6 +59,18 @@ Plan = Callable[[dict[str, Subscriber]], Outcome[T]]
 
 
 @dataclass(frozen=True, slots=True)
+class RateCount:
+    """A token's rate-limit counters after `Store.count_request` (API.md §7)."""
+
+    counted: bool  # False: a window was full, and this request was not counted
+    hits: tuple[int, ...]  # times (ms) of the requests in the rolling window, oldest first
+    day_count: int  # requests counted on the current UTC day
+
+
+CommitListener = Callable[[Outcome[Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
 class StoredEvent:
     """A ledger entry as stored, with its sequence number."""
 
@@ -61,7 +79,16 @@ class StoredEvent:
     event: Event
 
 
-class Store(ABC):
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """What `Store.erase` did."""
+
+    label: str  # what the ledger now shows instead of the address
+    existed: bool  # the address had stored statuses
+    events_rewritten: int  # ledger entries relabelled (the erasure's own entry excluded)
+
+
+class Store(JobStore, ABC):
     kind: str  # "sqlite" or "postgresql"
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -204,3 +231,69 @@ class Store(ABC):
     @abstractmethod
     async def set_secret_if_absent(self, name: str, value: str) -> str:
         """Store `value` under `name` unless one exists; return the stored value."""
+
+    # --- rate limits (API.md §7) ---------------------------------------------------------
+    @abstractmethod
+    async def count_request(
+        self, *, token_id: int, now: int, window_ms: int, window_max: int, daily_max: int
+    ) -> RateCount:
+        """Count one request of a token, atomically across processes: drop the window's
+        entries older than `now - window_ms`, start a new count when the UTC day of `now`
+        differs from the stored one, then count the request only if fewer than `window_max`
+        requests are in the window and fewer than `daily_max` were counted today."""
+
+    # --- observation ---------------------------------------------------------------------
+    def pool_stats(self) -> dict[str, int]:
+        """Connections: `size` open, `in_use`, `max` (for `/metrics`)."""
+        return {}
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        """Call `listener` with every `mutate` outcome once its transaction has committed."""
+        self.__dict__.setdefault("_commit_listeners", []).append(listener)
+
+    def _committed(self, outcome: Outcome[Any]) -> None:
+        for listener in self.__dict__.get("_commit_listeners", ()):
+            listener(outcome)
+
+    # --- consent history (the ledger as a feed) ------------------------------------------
+    @abstractmethod
+    async def ledger(
+        self,
+        portal_id: int,
+        *,
+        subjects: Sequence[str] | None = None,
+        after_id: int = 0,
+        limit: int = 1000,
+        actor: str | None = None,
+        at_from: int | None = None,
+        at_to: int | None = None,
+    ) -> list[StoredEvent]:
+        """Ledger entries with id > after_id in id order, optionally only those of the
+        addresses (or erasure labels) in `subjects`, whose actor is `actor` or starts with
+        `actor + ":"`, and whose time is in [at_from, at_to). A reader paging by id never
+        misses an entry: ids become visible in order (see `events`)."""
+
+    @abstractmethod
+    async def ledger_entries(self, portal_id: int, ids: Sequence[int]) -> list[StoredEvent]:
+        """The portal's ledger entries with these ids, in id order."""
+
+    # --- erasure ---------------------------------------------------------------------------
+    @abstractmethod
+    async def erase(
+        self, portal_id: int, email: str, *, actor: str, correlation_id: str, source: str, now: int
+    ) -> Erasure:
+        """Erase an address in one transaction, locked like `mutate`: delete its statuses,
+        keep its keyed hash (`domain.erasure.subject_key` under the portal's secret) as a
+        suppression dated `now`, rewrite its ledger entries, outbox rows and import reports
+        to `domain.erasure.label`, and append one ERASURE entry under that label."""
+
+    @abstractmethod
+    async def subject_label(self, portal_id: int, email: str) -> str:
+        """The label an erasure of `email` writes into the ledger."""
+
+    # --- export ----------------------------------------------------------------------------
+    @abstractmethod
+    async def subscribers_page(
+        self, portal_id: int, *, after_email: str = "", limit: int = 1000
+    ) -> list[Subscriber]:
+        """Stored subscribers with email > `after_email`, in email order (keyset paging)."""

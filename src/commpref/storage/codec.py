@@ -60,8 +60,8 @@ def decode(data: bytes) -> tuple[dict[int, TypeStatus], dict[int, WideStatus]]:
 # The ledger's `changes` column, compact: one [kind, target, old, new, legal basis,
 # explanation] array per change, kind and statuses as small codes. An opt-out of all makes
 # one change per definition, so this keeps ledger rows (and the WAL) small.
-_KIND = {ChangeKind.TYPE: 0, ChangeKind.WIDE: 1}
-_KINDS = (ChangeKind.TYPE, ChangeKind.WIDE)
+_KIND = {ChangeKind.TYPE: 0, ChangeKind.WIDE: 1, ChangeKind.ERASURE: 2}
+_KINDS = (ChangeKind.TYPE, ChangeKind.WIDE, ChangeKind.ERASURE)
 _PackedChanges = list[tuple[int, int, int, int, str | None, str | None]]
 _changes_decoder: msgspec.msgpack.Decoder[_PackedChanges] = msgspec.msgpack.Decoder(_PackedChanges)
 

@@ -135,6 +135,102 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     Migration(
+        2,
+        "history, bulk jobs, webhooks, erasure",
+        # Erased addresses are kept as keyed hashes (HMAC under the portal's secret) so they
+        # stay suppressed. Import jobs keep their file as chunks of parsed rows; a chunk is
+        # marked done (and its rows dropped) in the transaction that applies it, so a job
+        # resumes where it stopped. The webhook outbox gets its rows in the transaction of
+        # the change; the partial indexes hold only what the delivery worker looks for.
+        """
+        CREATE TABLE suppressions (
+            portal_id BIGINT NOT NULL,
+            subject_key {blob} NOT NULL,
+            erased_at BIGINT NOT NULL,
+            PRIMARY KEY (portal_id, subject_key)
+        ){without_rowid};
+        CREATE TABLE import_jobs (
+            id {serial},
+            portal_id BIGINT NOT NULL REFERENCES portals (id),
+            status TEXT NOT NULL,
+            format TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            allow_resubscribe {bool} NOT NULL,
+            actor TEXT NOT NULL,
+            correlation_id TEXT NOT NULL,
+            total_rows BIGINT NOT NULL DEFAULT 0,
+            processed_rows BIGINT NOT NULL DEFAULT 0,
+            applied_rows BIGINT NOT NULL DEFAULT 0,
+            unchanged_rows BIGINT NOT NULL DEFAULT 0,
+            skipped_rows BIGINT NOT NULL DEFAULT 0,
+            rejected_rows BIGINT NOT NULL DEFAULT 0,
+            chunks BIGINT NOT NULL DEFAULT 0,
+            chunks_done BIGINT NOT NULL DEFAULT 0,
+            lease_owner TEXT,
+            lease_until BIGINT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            created_at BIGINT NOT NULL,
+            started_at BIGINT,
+            finished_at BIGINT,
+            updated_at BIGINT NOT NULL
+        );
+        CREATE INDEX import_jobs_by_portal ON import_jobs (portal_id, id);
+        CREATE INDEX import_jobs_open ON import_jobs (id)
+            WHERE status IN ('PENDING', 'PROCESSING');
+        CREATE TABLE import_chunks (
+            job_id BIGINT NOT NULL REFERENCES import_jobs (id) ON DELETE CASCADE,
+            seq BIGINT NOT NULL,
+            first_line BIGINT NOT NULL,
+            row_count BIGINT NOT NULL,
+            data {blob},
+            done {bool} NOT NULL DEFAULT {false},
+            PRIMARY KEY (job_id, seq)
+        );
+        CREATE TABLE import_report (
+            job_id BIGINT NOT NULL REFERENCES import_jobs (id) ON DELETE CASCADE,
+            line BIGINT NOT NULL,
+            email TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (job_id, line)
+        );
+        CREATE TABLE webhooks (
+            id {serial},
+            portal_id BIGINT NOT NULL REFERENCES portals (id),
+            url TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            event_filter TEXT NOT NULL,
+            active {bool} NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        );
+        CREATE INDEX webhooks_by_portal ON webhooks (portal_id, id);
+        CREATE TABLE webhook_deliveries (
+            id {serial},
+            webhook_id BIGINT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+            portal_id BIGINT NOT NULL,
+            event_id BIGINT NOT NULL,
+            email TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at BIGINT NOT NULL,
+            lease_until BIGINT NOT NULL DEFAULT 0,
+            last_attempt_at BIGINT,
+            last_status INTEGER,
+            last_error TEXT,
+            created_at BIGINT NOT NULL,
+            delivered_at BIGINT
+        );
+        CREATE INDEX deliveries_by_webhook ON webhook_deliveries (webhook_id, id);
+        CREATE INDEX deliveries_due ON webhook_deliveries (next_attempt_at, id)
+            WHERE state = 'PENDING';
+        CREATE INDEX deliveries_in_order ON webhook_deliveries (webhook_id, email, event_id)
+            WHERE state = 'PENDING'
+        """,
+    ),
+    Migration(
         3,
         "rate limit counters",
         # One row per token (API.md §7): the times of the requests counted in the rolling

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
+import time
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -28,11 +29,12 @@ from commpref.domain.model import (
     Token,
 )
 from commpref.errors import NotFound, Unavailable, ValidationError
-from commpref.storage import codec
+from commpref.storage import codec, ratelimit_sql
 from commpref.storage import postgres_conn as conn
 from commpref.storage import postgres_sql as sql
-from commpref.storage.base import Plan, Store, StoredEvent, T
+from commpref.storage.base import Outcome, Plan, RateCount, Store, StoredEvent, T
 from commpref.storage.migrations import LATEST
+from commpref.storage.postgres_ext import PostgresExtensions
 
 MUTATE_ATTEMPTS = 5  # our writers lock in one order; this covers foreign sessions and surprises
 CLOSE_TIMEOUT = 10.0  # seconds
@@ -47,13 +49,14 @@ _RETRYABLE = (
 )
 
 
-class PostgresStore(Store):
+class PostgresStore(PostgresExtensions, Store):
     kind = "postgresql"
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.pool_size = pool_size
         self._pool: Any = None
+        self._portal_pads: dict[int, tuple[bytes, bytes]] = {}  # see postgres_ext.hmac_pads
 
     # --- lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
@@ -286,8 +289,9 @@ class PostgresStore(Store):
         if not emails:
             return {}
         async with self._connection() as con:
-            rows = await con.fetch(sql.LOAD_SUBSCRIBERS, portal_id, list(emails))
-        return {r["email"]: _subscriber(r) for r in rows}
+            inner, outer = await self._pads(con, portal_id)
+            rows = await con.fetch(sql.LOAD_SUBSCRIBERS, portal_id, list(emails), inner, outer)
+            return await self._subscribers(con, portal_id, rows)
 
     async def mutate(self, portal_id: int, emails: Sequence[str], plan: Plan[T]) -> T:
         addresses = list(dict.fromkeys(emails))
@@ -305,41 +309,56 @@ class PostgresStore(Store):
         async with self._connection() as con, con.transaction(isolation="read_committed"):
             # READ COMMITTED whatever the server default: each statement's fresh snapshot is
             # what makes the load below see the previous lock holders' commits.
-            await con.execute(sql.CLAIM_SUBSCRIBERS, portal_id, addresses)
-            # A separate statement, so its snapshot is taken after the locks are held.
-            rows = await con.fetch(sql.LOAD_CLAIMED, portal_id, addresses)
-            stored = {r["email"]: _subscriber(r) for r in rows}
-            subs = {e: stored.get(e) or Subscriber(e) for e in addresses}
-            outcome = plan(subs)
-            touched = sorted(outcome.touched)
-            for e in touched:
-                if e not in subs or subs[e].created_at is None:
-                    raise ValueError(f"plan touched {e!r} without setting created_at")
-            if touched:
-                await con.execute(
-                    sql.SAVE_SUBSCRIBERS,
-                    portal_id,
-                    touched,
-                    [subs[e].created_at for e in touched],
-                    [codec.encode(subs[e].types, subs[e].wide) for e in touched],
-                )
-            untouched_new = [e for e in addresses if e not in stored and e not in outcome.touched]
-            if untouched_new:  # reads never create subscribers; neither do no-op writes
-                await con.execute(sql.DROP_PLACEHOLDERS, portal_id, untouched_new)
-            if outcome.events:
-                ev = outcome.events
-                await con.execute(sql.LOCK_EVENTS_FOR_APPEND, sql.EVENTS_LOCK_CLASS, portal_id)
-                await con.execute(
-                    sql.APPEND_EVENTS,
-                    portal_id,
-                    [e.email for e in ev],
-                    [e.at for e in ev],
-                    [e.source for e in ev],
-                    [e.actor for e in ev],
-                    [e.correlation_id for e in ev],
-                    [codec.encode_changes(e.changes) for e in ev],
-                )
+            outcome = await self._apply(con, portal_id, addresses, plan)
+        self._committed(outcome)
         return outcome.value
+
+    async def _apply(
+        self, con: Any, portal_id: int, addresses: list[str], plan: Plan[T]
+    ) -> Outcome[T]:
+        """`mutate`'s work inside an open transaction (import chunks run it too)."""
+        inner, outer = await self._pads(con, portal_id)
+        await con.execute(sql.CLAIM_SUBSCRIBERS, portal_id, addresses)
+        # A separate statement, so its snapshot is taken after the locks are held.
+        rows = await con.fetch(sql.LOAD_CLAIMED, portal_id, addresses, inner, outer)
+        in_db = {r["email"] for r in rows if r["erased_at"] is None}
+        stored = await self._subscribers(con, portal_id, rows)
+        subs = {e: stored.get(e) or Subscriber(e) for e in addresses}
+        outcome = plan(subs)
+        touched = sorted(outcome.touched)
+        for e in touched:
+            if e not in subs or subs[e].created_at is None:
+                raise ValueError(f"plan touched {e!r} without setting created_at")
+        if touched:
+            await con.execute(
+                sql.SAVE_SUBSCRIBERS,
+                portal_id,
+                touched,
+                [subs[e].created_at for e in touched],
+                [codec.encode(subs[e].types, subs[e].wide) for e in touched],
+            )
+        untouched_new = [e for e in addresses if e not in in_db and e not in outcome.touched]
+        if untouched_new:  # reads never create subscribers; neither do no-op writes
+            await con.execute(sql.DROP_PLACEHOLDERS, portal_id, untouched_new)
+        await self._append(con, portal_id, outcome.events)
+        return outcome
+
+    async def _append(self, con: Any, portal_id: int, events: list[Event]) -> None:
+        """Append ledger entries (and their webhook outbox rows) inside a transaction."""
+        if not events:
+            return
+        await con.execute(sql.LOCK_EVENTS_FOR_APPEND, sql.EVENTS_LOCK_CLASS, portal_id)
+        await con.execute(
+            sql.APPEND_EVENTS,
+            portal_id,
+            [e.email for e in events],
+            [e.at for e in events],
+            [e.source for e in events],
+            [e.actor for e in events],
+            [e.correlation_id for e in events],
+            [codec.encode_changes(e.changes) for e in events],
+            time.time_ns() // 1_000_000,
+        )
 
     async def events(
         self,
@@ -388,7 +407,19 @@ class PostgresStore(Store):
             stored = inserted if inserted is not None else await con.fetchval(sql.GET_SECRET, name)
         return str(stored)
 
+    async def count_request(
+        self, *, token_id: int, now: int, window_ms: int, window_max: int, daily_max: int
+    ) -> RateCount:
+        day = now // ratelimit_sql.DAY_MS
+        async with self._connection() as con:
+            row = await con.fetchrow(
+                ratelimit_sql.POSTGRES_COUNT, token_id, day, now, window_ms, window_max, daily_max
+            )
+        return ratelimit_sql.postgres_result(row)
 
-def _subscriber(row: Any) -> Subscriber:
-    types, wide = codec.decode(row["state"])
-    return Subscriber(row["email"], row["created_at"], types, wide)
+    def pool_stats(self) -> dict[str, int]:
+        pool = self._pool
+        if pool is None:
+            return {}
+        size = pool.get_size()
+        return {"size": size, "in_use": size - pool.get_idle_size(), "max": pool.get_max_size()}

@@ -193,15 +193,28 @@ ON CONFLICT (portal_id, email) DO UPDATE SET state = s.state WHERE false
 """
 
 # Placeholders are never loaded: the plan sees those addresses as not stored.
-LOAD_CLAIMED = """
-SELECT email, created_at, state FROM subscribers
-WHERE portal_id = $1 AND email = ANY($2::text[]) AND created_at >= 0
+# Erased addresses (domain.erasure) come back as rows with `erased_at` and no state. Their
+# keyed hash is HMAC-SHA256 computed in SQL from the portal key's two padded blocks ($3 inner,
+# $4 outer: see postgres_ext.hmac_pads). The branch runs only when the portal has erased
+# someone (a one-time EXISTS), so for the others it costs one index probe per statement.
+_SUPPRESSED = """
+UNION ALL
+SELECT u.e, NULL, NULL, x.erased_at
+FROM unnest($2::text[]) AS u(e)
+JOIN suppressions x ON x.portal_id = $1
+    AND x.subject_key = sha256($4::bytea || sha256($3::bytea || convert_to(u.e, 'UTF8')))
+WHERE EXISTS (SELECT 1 FROM suppressions s WHERE s.portal_id = $1)
 """
 
-LOAD_SUBSCRIBERS = """
-SELECT email, created_at, state FROM subscribers
+LOAD_CLAIMED = f"""
+SELECT email, created_at, state, NULL::bigint AS erased_at FROM subscribers
+WHERE portal_id = $1 AND email = ANY($2::text[]) AND created_at >= 0
+{_SUPPRESSED}"""
+
+LOAD_SUBSCRIBERS = f"""
+SELECT email, created_at, state, NULL::bigint AS erased_at FROM subscribers
 WHERE portal_id = $1 AND email = ANY($2::text[])
-"""
+{_SUPPRESSED}"""
 
 # Every address of the batch has a row by now (stored or placeholder): a plain update.
 SAVE_SUBSCRIBERS = """
@@ -226,12 +239,21 @@ LOCK_EVENTS_FOR_APPEND = "SELECT pg_advisory_xact_lock_shared($1, hashint8($2))"
 LOCK_EVENTS_FOR_READ = "SELECT pg_advisory_xact_lock($1, hashint8($2))"
 
 # WITH ORDINALITY + ORDER BY: ledger ids follow the plan's event order.
+# The same statement queues the new entries in the webhook outbox, one row per active
+# webhook of the portal ($8: now): nothing to join, nothing written, for portals without.
 APPEND_EVENTS = """
-INSERT INTO events (portal_id, email, at, source, actor, correlation_id, changes)
-SELECT $1, e, a, s, ac, c, ch
-FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bytea[])
-    WITH ORDINALITY AS u(e, a, s, ac, c, ch, o)
-ORDER BY o
+WITH appended AS (
+    INSERT INTO events (portal_id, email, at, source, actor, correlation_id, changes)
+    SELECT $1, e, a, s, ac, c, ch
+    FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bytea[])
+        WITH ORDINALITY AS u(e, a, s, ac, c, ch, o)
+    ORDER BY o
+    RETURNING id, email
+)
+INSERT INTO webhook_deliveries (webhook_id, portal_id, event_id, email, state,
+    next_attempt_at, created_at)
+SELECT w.id, $1, a.id, a.email, 'PENDING', 0, $8
+FROM appended a JOIN webhooks w ON w.portal_id = $1 AND w.active
 """
 
 EVENT_COLUMNS = "id, email, at, source, actor, correlation_id, changes"

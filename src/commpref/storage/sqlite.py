@@ -31,8 +31,10 @@ from commpref.domain.model import (
 )
 from commpref.errors import Unavailable
 from commpref.storage import migrations, ratelimit_sql
+from commpref.storage import sqlite_ext_sql as ext
 from commpref.storage import sqlite_sql as sql
 from commpref.storage.base import Outcome, Plan, RateCount, Store, StoredEvent
+from commpref.storage.sqlite_ext import SqliteExtensions
 
 R = TypeVar("R")
 Conn = sqlite3.Connection
@@ -85,7 +87,7 @@ def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
         future.set_exception(value)
 
 
-class SqliteStore(Store):
+class SqliteStore(SqliteExtensions, Store):
     kind = "sqlite"
 
     def __init__(
@@ -361,17 +363,10 @@ class SqliteStore(Store):
     ) -> dict[str, Subscriber]:
         if not emails:
             return {}
-        return await self._read(lambda c: sql.load_subscribers(c, portal_id, emails))
+        return await self._read(lambda c: ext.load(c, portal_id, emails))
 
     async def mutate(self, portal_id: int, emails: Sequence[str], plan: Plan[R]) -> R:
-        def tx(c: Conn) -> Outcome[R]:
-            stored = sql.load_subscribers(c, portal_id, emails)
-            subs = {e: stored.get(e) or Subscriber(e) for e in emails}
-            outcome = plan(subs)
-            sql.save(c, portal_id, subs, outcome)
-            return outcome
-
-        outcome = await self._write(tx)
+        outcome: Outcome[R] = await self._write(lambda c: ext.apply(c, portal_id, emails, plan))
         self._committed(outcome)
         return outcome.value
 

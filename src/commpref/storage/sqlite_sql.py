@@ -83,6 +83,15 @@ SQL_APPEND_EVENT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _EVENT = "id, portal_id, email, at, source, actor, correlation_id, changes"
+SQL_HAS_WEBHOOKS = "SELECT 1 FROM webhooks WHERE portal_id = ? AND active = 1 LIMIT 1"
+# The entries just appended are the newest ids: one writer, one transaction, AUTOINCREMENT.
+SQL_QUEUE_DELIVERIES = (
+    "INSERT INTO webhook_deliveries (webhook_id, portal_id, event_id, email, state, "
+    "next_attempt_at, created_at) "
+    "SELECT w.id, e.portal_id, e.id, e.email, 'PENDING', 0, ? FROM events e "
+    "JOIN webhooks w ON w.portal_id = e.portal_id AND w.active = 1 "
+    "WHERE e.id > (SELECT max(id) FROM events) - ? AND e.portal_id = ? ORDER BY e.id, w.id"
+)
 SQL_EVENTS_BY_EMAIL = (
     f"SELECT {_EVENT} FROM events WHERE portal_id = ? AND email = ? AND id > ? ORDER BY id LIMIT ?"
 )
@@ -177,7 +186,10 @@ def migrate(c: Conn) -> None:
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, name TEXT, applied_at BIGINT)"
             )
-            if applied_version(c) >= m.version:
+            # By version, not by the highest one: a database may hold a later migration
+            # written before an earlier one existed (as PostgreSQL's apply_migrations does).
+            done = "SELECT 1 FROM schema_migrations WHERE version = ?"
+            if one(c, done, (m.version,)) is not None:
                 return
             for statement in m.render("sqlite"):
                 c.execute(statement)
@@ -356,6 +368,10 @@ def save(c: Conn, portal_id: int, subs: dict[str, Subscriber], outcome: Outcome[
         [(portal_id, e.email, e.at, e.source, e.actor, e.correlation_id,
           codec.encode_changes(e.changes)) for e in outcome.events],
     )  # fmt: skip
+    if outcome.events and one(c, SQL_HAS_WEBHOOKS, (portal_id,)) is not None:
+        # The webhook outbox, in the same transaction (docs/webhooks.md).
+        now = time.time_ns() // 1_000_000
+        c.execute(SQL_QUEUE_DELIVERIES, (now, len(outcome.events), portal_id))
 
 
 def events(

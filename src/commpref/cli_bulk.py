@@ -1,0 +1,291 @@
+"""`commpref history`, `import`, `export` and `erase`: the bulk commands (registered on the
+`commpref` group by `cli.py`). Same conventions: `--database-url`, the value on stdout,
+progress and tables on stderr, one-line errors and exit 1."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import msgspec
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from commpref.domain.imports import FINISHED, ImportJob, ImportStatus, ReportRow
+from commpref.domain.model import Actor, ChangeKind
+from commpref.jobs.runner import owner_id, owner_is_dead
+from commpref.services import erasure, exports, history, imports
+from commpref.services.context import Call, now_ms
+from commpref.services.exports import format_ms
+from commpref.storage.base import Store
+
+T = TypeVar("T")
+FOLLOW_POLL_S = 0.5
+_encode = msgspec.json.Encoder().encode
+database_url_option = click.option(
+    "--database-url",
+    default=None,
+    metavar="URL",
+    help="sqlite:///PATH or postgresql://… (default: COMMPREF_DATABASE_URL).",
+)
+
+
+def _run(database_url: str | None, fn: Callable[[Store], Awaitable[T]]) -> T:
+    """`cli._run` (imported here: `cli` registers these commands, so it imports us)."""
+    from commpref import cli
+
+    return cli._run(cli._settings(database_url), fn)
+
+
+def register(group: click.Group) -> None:
+    for command in (history_command, import_command, export_command, erase_command):
+        group.add_command(command)
+
+
+def _console() -> Console:
+    return Console(stderr=True)
+
+
+# --- history -----------------------------------------------------------------------------------
+
+
+@click.command("history")
+@click.argument("email")
+@click.option("--portal", "portal_id", type=int, required=True)
+@database_url_option
+def history_command(email: str, portal_id: int, database_url: str | None) -> None:
+    """Print the consent history of EMAIL as a table, oldest first."""
+    from commpref.services.statuses import require_email
+
+    async def fetch(store: Store) -> list[history.ConsentEvent]:
+        address = require_email(email)
+        await store.portal_context(portal_id)  # NotFound for an unknown portal
+        found: list[history.ConsentEvent] = []
+        since: str | None = None
+        while True:
+            page = await history.subscriber_history(
+                store=store, portal_id=portal_id, email=address, since=since, limit=1000
+            )
+            found += page.events
+            if not page.has_more:
+                return found
+            since = page.cursor
+
+    events = _run(database_url, fetch)
+    table = Table(title=f"Consent history of {email.strip().lower()}", show_lines=False)
+    for name in ("Id", "Time (UTC)", "Scope", "Change", "Source", "Legal basis", "Actor",
+                 "Correlation id"):  # fmt: skip
+        table.add_column(name, overflow="fold")
+    for e in events:
+        entry, c = e.entry.event, e.change
+        scope = {
+            ChangeKind.TYPE: f"subscription {c.target}",
+            ChangeKind.WIDE: f"all (business unit {c.target})",
+            ChangeKind.ERASURE: "erasure",
+        }[c.kind]
+        basis = " — ".join(x for x in (c.legal_basis, c.legal_basis_explanation) if x)
+        table.add_row(e.id, format_ms(entry.at), scope, f"{c.old.value} → {c.new.value}",
+                      entry.source, basis, entry.actor, entry.correlation_id)  # fmt: skip
+    Console(width=200 if not sys.stdout.isatty() else None).print(table)
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+def _summary(job: ImportJob) -> dict[str, Any]:
+    return {
+        "job": job.id,
+        "status": job.status.value,
+        "rows": job.total_rows,
+        "applied": job.applied_rows,
+        "unchanged": job.unchanged_rows,
+        "skipped": job.skipped_rows,
+        "rejected": job.rejected_rows,
+    }
+
+
+async def _report(store: Store, job_id: int) -> list[ReportRow]:
+    rows: list[ReportRow] = []
+    after = 0
+    while batch := await store.import_report(job_id, after_line=after, limit=5000):
+        rows += batch
+        after = batch[-1].line
+    return rows
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--portal", "portal_id", type=int, required=True)
+@click.option("--format", "fmt", type=click.Choice(imports.FORMATS), default=None,
+              help="Default: from the file name (.jsonl/.ndjson → jsonl), else csv.")  # fmt: skip
+@click.option("--allow-resubscribe", is_flag=True,
+              help="Let newer rows undo opt-outs and erasures.")  # fmt: skip
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write rejected and skipped rows (CSV) here.")  # fmt: skip
+@click.option("--chunk-rows", type=int, default=None, help="Rows per transaction.")
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@database_url_option
+def import_command(
+    file: Path,
+    portal_id: int,
+    fmt: str | None,
+    allow_resubscribe: bool,
+    report_path: Path | None,
+    chunk_rows: int | None,
+    progress: bool,
+    database_url: str | None,
+) -> None:
+    """Import FILE (CSV or JSON Lines: email, subscription_id or ALL, status, timestamp,
+    source, legal_basis, legal_basis_explanation). Re-running after a crash resumes the
+    same job; prints the job's counts as JSON."""
+    from commpref import cli
+
+    settings = cli._settings(database_url)
+    rows_per_chunk = chunk_rows or settings.import_chunk_rows
+    console = _console()
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, disable=not progress, transient=False,
+    )  # fmt: skip
+
+    async def go(store: Store) -> tuple[ImportJob, list[ReportRow]]:
+        ctx = await store.portal_context(portal_id)
+        kind = imports.detect_format(fmt, file.name)
+        if kind == "csv":
+            imports.csv_header(file)
+        digest = await asyncio.to_thread(imports.sha256_file, file)
+        owner = owner_id()
+        job = await store.find_import(
+            portal_id=portal_id, sha256=digest, allow_resubscribe=allow_resubscribe
+        )
+        mine = False
+        if job is None or job.status is ImportStatus.UPLOADING:
+            if job is None:
+                job = await imports.create(
+                    store=store, ctx=ctx, fmt=kind, file_name=file.name, sha256=digest,
+                    allow_resubscribe=allow_resubscribe, actor="cli",
+                    correlation_id=str(uuid.uuid4()),
+                )  # fmt: skip
+            else:  # a run that died while reading the file: read it again
+                await store.restart_upload(job.id, now=now_ms())
+            reading = bar.add_task("reading", total=None)
+            job = await imports.stage(
+                store=store, job=job, ctx=ctx, path=file, chunk_rows=rows_per_chunk,
+                owner=owner, progress=lambda n: bar.advance(reading, n),
+            )  # fmt: skip
+            mine = True
+        elif job.status not in FINISHED:
+            steal = [job.lease_owner] if owner_is_dead(job.lease_owner) else []
+            now = now_ms()
+            claimed = await store.claim_import(
+                owner=owner, now=now, lease_until=now + imports.LEASE_MS, job_id=job.id,
+                steal_from=[s for s in steal if s],
+            )  # fmt: skip
+            if claimed is not None:
+                job, mine = claimed, True
+        valid = job.total_rows - job.rejected_rows
+        applying = bar.add_task(f"importing (job {job.id})", total=valid)
+        bar.update(applying, completed=job.processed_rows)
+        if mine:
+            job = await imports.run(
+                store=store, job=job, owner=owner, progress=lambda n: bar.advance(applying, n)
+            )
+        while job.status not in FINISHED:  # another live process runs it: follow along
+            await asyncio.sleep(FOLLOW_POLL_S)
+            job = await store.get_import(job.id) or job
+            bar.update(applying, completed=job.processed_rows)
+        return job, await _report(store, job.id)
+
+    with bar:
+        job, report = cli._run(settings, go)
+    _print_import(console, job, report, report_path)
+    click.echo(_encode(_summary(job)).decode())
+    if job.status is not ImportStatus.COMPLETE:
+        sys.exit(1)
+
+
+def _print_import(
+    console: Console, job: ImportJob, report: list[ReportRow], path: Path | None
+) -> None:
+    summary = Table(title=f"Import job {job.id}: {job.status.value}")
+    for name in ("rows", "applied", "unchanged", "skipped", "rejected"):
+        summary.add_column(name, justify="right")
+    summary.add_row(*(str(v) for v in list(_summary(job).values())[2:]))
+    console.print(summary)
+    if job.error:
+        console.print(f"error: {job.error}")
+    if path is not None:
+        records = [
+            {"line": r.line, "email": r.email, "kind": r.kind, "reason": r.reason} for r in report
+        ]
+        path.write_bytes(exports.encode("csv", ("line", "email", "kind", "reason"), records, True))
+        console.print(f"{len(report)} rejected or skipped row(s) written to {path}")
+    elif report:
+        lines = Table(title="Rows not applied (first 20; --report FILE for all)")
+        for name in ("line", "email", "kind", "reason"):
+            lines.add_column(name)
+        for r in report[:20]:
+            lines.add_row(str(r.line), r.email, r.kind, r.reason)
+        console.print(lines)
+
+
+# --- export and erase ----------------------------------------------------------------------------
+
+
+@click.command("export")
+@click.option("--portal", "portal_id", type=int, required=True)
+@click.option("--format", "fmt", type=click.Choice(("csv", "jsonl")), default="csv",
+              show_default=True)  # fmt: skip
+@click.option("--only-unsubscribed", is_flag=True, help="Only UNSUBSCRIBED statuses.")
+@click.option("--history", "with_history", is_flag=True,
+              help="The ledger (one row per event) instead of the current state.")  # fmt: skip
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of stdout.")  # fmt: skip
+@database_url_option
+def export_command(
+    portal_id: int,
+    fmt: str,
+    only_unsubscribed: bool,
+    with_history: bool,
+    output: Path | None,
+    database_url: str | None,
+) -> None:
+    """Stream every address's current statuses (or the ledger) in constant memory."""
+
+    async def go(store: Store) -> None:
+        ctx = await store.portal_context(portal_id)
+        out = output.open("wb") if output is not None else sys.stdout.buffer
+        try:
+            async for chunk in exports.stream(
+                store=store, ctx=ctx, fmt=fmt, only_unsubscribed=only_unsubscribed,
+                with_history=with_history,
+            ):  # fmt: skip
+                out.write(chunk)
+        finally:
+            out.flush()
+            if output is not None:
+                out.close()
+
+    _run(database_url, go)
+
+
+@click.command("erase")
+@click.argument("email")
+@click.option("--portal", "portal_id", type=int, required=True)
+@database_url_option
+def erase_command(email: str, portal_id: int, database_url: str | None) -> None:
+    """Erase EMAIL: remove its statuses, relabel its ledger with a keyed hash, keep it
+    suppressed. Prints the hash label."""
+
+    async def go(store: Store) -> str:
+        ctx = await store.portal_context(portal_id)
+        done = await erasure.erase(store=store, call=Call.make(ctx, Actor("cli")), email=email)
+        return done.label
+
+    click.echo(_run(database_url, go))

@@ -1,0 +1,47 @@
+"""Erasure (right to be forgotten) that keeps the address suppressed (docs/privacy.md).
+
+Erasing an address removes its statuses and rewrites its ledger entries to a keyed hash of
+the address: HMAC-SHA256 under the portal's secret, so the hash cannot be reversed by
+hashing candidate addresses without that secret. The hash is kept as a suppression, and an
+address that has no stored record but a suppression reads as opted out of everything since
+its erasure (`suppressed_subscriber`), on every read path and for every write rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+
+from commpref.domain.model import Change, ChangeKind, Status, Subscriber, TypeStatus, WideStatus
+
+ERASURE_SOURCE = "Data erasure"
+LABEL_PREFIX = "erased:"
+ERASURE_CHANGE = Change(ChangeKind.ERASURE, 0, Status.NOT_SPECIFIED, Status.UNSUBSCRIBED)
+
+
+def subject_key(secret: bytes, email: str) -> bytes:
+    """The keyed hash of a normalised address (32 bytes)."""
+    return hmac.new(secret, email.encode(), hashlib.sha256).digest()
+
+
+def label(key: bytes) -> str:
+    """What the ledger shows instead of an erased address."""
+    return LABEL_PREFIX + key.hex()
+
+
+def is_label(subscriber: str) -> bool:
+    return subscriber.startswith(LABEL_PREFIX)
+
+
+def suppressed_subscriber(
+    email: str, erased_at: int, definitions: Iterable[int], business_units: Iterable[int]
+) -> Subscriber:
+    """An erased address as every rule sees it: opted out of all email of every business unit,
+    every active definition UNSUBSCRIBED, all since the erasure."""
+    return Subscriber(
+        email,
+        erased_at,
+        {d: TypeStatus(Status.UNSUBSCRIBED, ERASURE_SOURCE, erased_at) for d in definitions},
+        {u: WideStatus(Status.UNSUBSCRIBED, erased_at, ERASURE_SOURCE) for u in business_units},
+    )

@@ -1,0 +1,325 @@
+"""Bulk import rules: reading one record of a file, and what one row may change.
+
+The one rule that matters (docs/import-export.md): the timestamp decides. A row changes a
+status only when it is newer than what is stored (on a tie an opt-out wins), and an import
+never undoes an opt-out — an UNSUBSCRIBED type or an opt-out of all — unless the job was
+started with `allow_resubscribe`. An erased address reads as opted out of all since its
+erasure (`domain.erasure`), so the same rule keeps it suppressed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from commpref.domain import emails, rules
+from commpref.domain.model import (
+    Change,
+    ChangeKind,
+    Definition,
+    LegalBasis,
+    Portal,
+    PortalContext,
+    Status,
+    Subscriber,
+    TypeStatus,
+    WideStatus,
+)
+
+ALL = "ALL"  # the subscription column's value for the opt-out-of-all switch
+DEFAULT_SOURCE = "Import"
+MAX_TEXT = 1000  # longest source or explanation accepted
+COLUMNS = (
+    "email",
+    "subscription_id",
+    "subscription_name",
+    "business_unit_id",
+    "status",
+    "timestamp",
+    "source",
+    "legal_basis",
+    "legal_basis_explanation",
+)
+REQUIRED_COLUMNS = ("email", "status")
+_ALIASES = {
+    "subscriberidstring": "email",
+    "emailaddress": "email",
+    "subscriptionid": "subscription_id",
+    "subscription": "subscription_id",
+    "subscriptionname": "subscription_name",
+    "businessunitid": "business_unit_id",
+    "statusstate": "status",
+    "time": "timestamp",
+    "legalbasis": "legal_basis",
+    "legalbasisexplanation": "legal_basis_explanation",
+    "explanation": "legal_basis_explanation",
+}
+_LEGAL_BASES = frozenset(b.value for b in LegalBasis)
+_STATUSES = {s.value: s for s in Status}
+_DIGITS = re.compile(r"-?[0-9]{1,19}")
+
+
+class ImportStatus(StrEnum):
+    UPLOADING = "UPLOADING"  # the file is being read into the job (not yet claimable)
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    COMPLETE = "COMPLETE"
+    CANCELED = "CANCELED"
+    FAILED = "FAILED"
+
+
+FINISHED = frozenset({ImportStatus.COMPLETE, ImportStatus.CANCELED, ImportStatus.FAILED})
+
+
+class Verdict(StrEnum):
+    APPLIED = "APPLIED"
+    UNCHANGED = "UNCHANGED"  # already in that state
+    STORED = "STORED"  # an explicit NOT_SPECIFIED row kept where none was: no consent change
+    STALE = "STALE"  # the stored state is newer: skipped
+    PROTECTED = "PROTECTED"  # would undo an opt-out without allow_resubscribe: skipped
+
+
+class ImportRow(NamedTuple):
+    """One valid row. `subscription_id` None means the opt-out-of-all switch of
+    `business_unit_id`. (A tuple: a million-row import builds a million of them.)"""
+
+    line: int
+    email: str
+    subscription_id: int | None
+    business_unit_id: int
+    status: Status
+    timestamp: int
+    source: str
+    legal_basis: str | None = None
+    legal_basis_explanation: str | None = None
+
+
+class ReportRow(NamedTuple):
+    """One row that was not applied: REJECTED (invalid) or SKIPPED (a rule kept it out)."""
+
+    line: int
+    email: str  # as given in the file
+    kind: str  # "REJECTED" | "SKIPPED"
+    reason: str
+
+
+@dataclass(slots=True)
+class ImportTally:
+    """What one chunk did: counts, and the rows to add to the job's report."""
+
+    processed: int = 0
+    applied: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    report: list[ReportRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportJob:
+    id: int
+    portal_id: int
+    status: ImportStatus
+    format: str
+    file_name: str
+    sha256: str
+    allow_resubscribe: bool
+    actor: str
+    correlation_id: str
+    total_rows: int
+    processed_rows: int
+    applied_rows: int
+    unchanged_rows: int
+    skipped_rows: int
+    rejected_rows: int
+    chunks: int
+    chunks_done: int
+    lease_owner: str | None
+    lease_until: int | None
+    error: str | None
+    created_at: int
+    started_at: int | None
+    finished_at: int | None
+
+
+# --- reading one record --------------------------------------------------------------------
+
+
+def column(name: str) -> str:
+    """A header (or JSON key) as its canonical column name; unknown names stay as they are."""
+    flat = name.strip().lower().replace("-", "_").replace(" ", "_")
+    return _ALIASES.get(flat.replace("_", ""), flat)
+
+
+def parse_timestamp(value: str) -> int | None:
+    """Epoch milliseconds (an integer) or an ISO 8601 time (UTC unless it says otherwise)."""
+    value = value.strip()
+    if _DIGITS.fullmatch(value):
+        return int(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip()
+
+
+def _definition(ctx: PortalContext, raw_id: str, name: str) -> Definition | str:
+    if raw_id:
+        number = int(raw_id) if _DIGITS.fullmatch(raw_id) else None
+        if number is None:
+            return f"subscription_id {raw_id} is neither a definition id nor {ALL}"
+        found = ctx.definition(number)
+        if found is not None:
+            return found
+        if not name:
+            return f"Subscription definition {raw_id} does not exist"
+    named = [d for d in ctx.definitions if d.name == name]
+    if len(named) == 1:
+        return named[0]
+    if not named:
+        return f"No subscription definition is named {name!r}"
+    return f"Several subscription definitions are named {name!r}"
+
+
+def read_record(
+    ctx: PortalContext, line: int, record: dict[str, Any], *, now: int
+) -> ImportRow | ReportRow:
+    """One record (keys already canonical, see `column`) as a valid row, or the reason it
+    is rejected. Rows without a timestamp take `now` (the job's creation)."""
+    raw_email = _text(record.get("email"))
+    email = emails.parse(raw_email)
+
+    def reject(reason: str) -> ReportRow:
+        return ReportRow(line, raw_email, "REJECTED", reason)
+
+    if email is None:
+        return reject("Invalid email address")
+    raw_status = _text(record.get("status")).upper()
+    status = _STATUSES.get(raw_status)
+    if status is None:
+        return reject(f"Invalid status {raw_status or '(empty)'}; use SUBSCRIBED, UNSUBSCRIBED "
+                      "or NOT_SPECIFIED")  # fmt: skip
+    raw_id = _text(record.get("subscription_id"))
+    name = _text(record.get("subscription_name"))
+    raw_unit = _text(record.get("business_unit_id"))
+    subscription_id: int | None = None
+    unit = 0
+    if not raw_id and not name:
+        return reject(f"subscription_id is required: a definition id, or {ALL}")
+    if raw_id.upper() == ALL:
+        if status is Status.NOT_SPECIFIED:
+            return reject(f"{ALL} rows take SUBSCRIBED or UNSUBSCRIBED")
+        if raw_unit:
+            if not _DIGITS.fullmatch(raw_unit):
+                return reject(f"Invalid business_unit_id {raw_unit}")
+            unit = int(raw_unit)
+        if unit not in ctx.business_units or (not ctx.portal.brands and unit != 0):
+            return reject(f"Business unit {unit} does not exist")
+    else:
+        found = _definition(ctx, raw_id, name)
+        if isinstance(found, str):
+            return reject(found)
+        subscription_id = found.id
+        unit = found.business_unit_id
+    raw_ts = _text(record.get("timestamp"))
+    timestamp = parse_timestamp(raw_ts) if raw_ts else now
+    if timestamp is None:
+        return reject(f"Invalid timestamp {raw_ts}; use epoch milliseconds or ISO 8601")
+    legal_basis = _text(record.get("legal_basis")).upper() or None
+    if legal_basis is not None and legal_basis not in _LEGAL_BASES:
+        return reject(f"Invalid legal_basis {legal_basis}")
+    explanation = _text(record.get("legal_basis_explanation")) or None
+    source = _text(record.get("source")) or DEFAULT_SOURCE
+    if len(source) > MAX_TEXT or (explanation is not None and len(explanation) > MAX_TEXT):
+        return reject(f"source and legal_basis_explanation hold at most {MAX_TEXT} characters")
+    if subscription_id is not None and rules.missing_legal_basis(
+        ctx.portal, status, legal_basis, explanation
+    ):
+        return reject(rules.GDPR_MESSAGE)
+    return ImportRow(line, email, subscription_id, unit, status, timestamp, source, legal_basis,
+                     explanation)  # fmt: skip
+
+
+# --- applying one row ----------------------------------------------------------------------
+
+
+def _newer(row: ImportRow, stored_at: int | None, opt_out: bool) -> bool:
+    """Newer than what is stored; on a tie only an opt-out wins."""
+    return (
+        stored_at is None or row.timestamp > stored_at or (opt_out and row.timestamp == stored_at)
+    )
+
+
+def apply_row(
+    portal: Portal,
+    sub: Subscriber,
+    row: ImportRow,
+    definition: Definition | None,
+    *,
+    allow_resubscribe: bool,
+) -> tuple[Verdict, list[Change], str]:
+    """Apply one valid row to `sub` (mutated in place). Returns the verdict, the changes made
+    and, for skipped rows, the reason."""
+    if definition is None:
+        return _apply_wide(sub, row, allow_resubscribe=allow_resubscribe)
+    stored = sub.types.get(definition.id)
+    cur = stored.status if stored is not None else Status.NOT_SPECIFIED
+    stored_at = stored.timestamp if stored is not None else None
+    unit = rules.covering_unit(portal, definition)
+    wide = sub.wide.get(unit)
+    opted_out = wide is not None and wide.status is Status.UNSUBSCRIBED
+    opt_out = row.status is Status.UNSUBSCRIBED
+    lift = row.status is Status.SUBSCRIBED and opted_out
+    if cur is row.status and not lift:
+        if stored is None:  # an explicit NOT_SPECIFIED (e.g. exported): keep its source and time
+            sub.types[definition.id] = TypeStatus(
+                row.status, row.source, row.timestamp, row.legal_basis, row.legal_basis_explanation
+            )
+            return Verdict.STORED, [], ""
+        return Verdict.UNCHANGED, [], ""
+    if cur is not row.status and not _newer(row, stored_at, opt_out):
+        return Verdict.STALE, [], "the stored status is newer"
+    if lift and wide is not None and row.timestamp <= wide.timestamp:
+        return Verdict.STALE, [], "the opt-out of all is newer"
+    if (lift or cur is Status.UNSUBSCRIBED) and not allow_resubscribe:
+        return Verdict.PROTECTED, [], "would undo an opt-out (allow resubscribe to apply it)"
+    changes: list[Change] = []
+    if cur is not row.status:
+        sub.types[definition.id] = TypeStatus(
+            row.status, row.source, row.timestamp, row.legal_basis, row.legal_basis_explanation
+        )
+        changes.append(Change(ChangeKind.TYPE, definition.id, cur, row.status,
+                              row.legal_basis, row.legal_basis_explanation))  # fmt: skip
+    if lift:
+        sub.wide[unit] = WideStatus(Status.SUBSCRIBED, row.timestamp, row.source)
+        changes.append(Change(ChangeKind.WIDE, unit, Status.UNSUBSCRIBED, Status.SUBSCRIBED))
+    return Verdict.APPLIED, changes, ""
+
+
+def _apply_wide(
+    sub: Subscriber, row: ImportRow, *, allow_resubscribe: bool
+) -> tuple[Verdict, list[Change], str]:
+    unit = row.business_unit_id
+    wide = sub.wide.get(unit)
+    cur = wide.status if wide is not None else Status.NOT_SPECIFIED
+    if cur is row.status:
+        return Verdict.UNCHANGED, [], ""
+    opt_out = row.status is Status.UNSUBSCRIBED
+    if not _newer(row, wide.timestamp if wide is not None else None, opt_out):
+        return Verdict.STALE, [], "the stored opt-out-of-all status is newer"
+    if cur is Status.UNSUBSCRIBED and not allow_resubscribe:
+        return Verdict.PROTECTED, [], "would undo an opt-out (allow resubscribe to apply it)"
+    sub.wide[unit] = WideStatus(row.status, row.timestamp, row.source)
+    return Verdict.APPLIED, [Change(ChangeKind.WIDE, unit, cur, row.status)], ""

@@ -1,0 +1,82 @@
+"""Start and stop the background workers of one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from commpref.settings import Settings
+from commpref.storage.base import Store
+
+
+def owner_id() -> str:
+    """Who holds a lease: host and pid (so a dead holder on this host can be recognised)
+    and a random part (so two stores of one process are told apart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_is_dead(owner: str | None) -> bool:
+    """True only when `owner` ran on this host and its process is gone."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+class Workers:
+    """The import and webhook workers of one process, as asyncio tasks."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        on_backlog: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.owner = owner_id()
+        self.on_backlog = on_backlog
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
+
+    def start(self) -> None:
+        from commpref.jobs.imports import ImportWorker
+        from commpref.jobs.webhooks import WebhookWorker
+
+        imports = ImportWorker(self.store, self.settings, owner=self.owner)
+        hooks = WebhookWorker(self.store, self.settings, on_backlog=self.on_backlog)
+        loops: tuple[tuple[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]], ...] = (
+            ("commpref-imports", imports.run),
+            ("commpref-webhooks", hooks.run),
+        )
+        for name, loop in loops:
+            self._tasks.append(asyncio.create_task(loop(self._stop), name=name))
+
+    async def stop(self) -> None:
+        """Stop taking work; work in progress is abandoned at a safe point (a job's lease
+        lapses and another process resumes it; an unsent delivery stays PENDING)."""
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()

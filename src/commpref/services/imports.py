@@ -1,0 +1,320 @@
+"""Bulk import: a CSV or JSON Lines file becomes a job that any process can run.
+
+1. `prepare` reads the file once (in a worker thread, constant memory), validates each
+   record (`domain.imports.read_record`) and stores the valid rows as chunks of the job; the
+   rejected ones go to the job's report with their line numbers.
+2. `run` applies the chunks in order, one transaction each (`Store.apply_import_chunk`):
+   the chunk is marked done in the transaction that applies it, so a job killed midway
+   resumes at the first chunk not done — nothing applied twice, nothing lost.
+
+The rules for one row live in `domain.imports.apply_row`; every applied row becomes a
+ledger entry with actor `import:<job id>`, the row's source and the row's timestamp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from commpref.domain.imports import (
+    COLUMNS,
+    REQUIRED_COLUMNS,
+    ImportJob,
+    ImportRow,
+    ImportStatus,
+    ImportTally,
+    ReportRow,
+    Verdict,
+    apply_row,
+    column,
+    read_record,
+)
+from commpref.domain.model import Event, PortalContext, Status, Subscriber
+from commpref.errors import ValidationError
+from commpref.services.context import now_ms
+from commpref.storage.base import Outcome, Store
+from commpref.storage.base_jobs import ImportChunk
+
+FORMATS = ("csv", "jsonl")
+CHUNK_ROWS = 5000  # valid rows per chunk: one transaction each
+LEASE_MS = 120_000  # a job untouched this long is taken over by another worker
+_STATUS = (Status.NOT_SPECIFIED, Status.SUBSCRIBED, Status.UNSUBSCRIBED)
+_CODE = {s: i for i, s in enumerate(_STATUS)}
+_Packed = list[tuple[int, str, int | None, int, int, int, str, str | None, str | None]]
+_encoder = msgspec.msgpack.Encoder()
+_decoder: msgspec.msgpack.Decoder[_Packed] = msgspec.msgpack.Decoder(_Packed)
+Progress = Callable[[int], None]
+
+
+def pack(rows: list[ImportRow]) -> bytes:
+    return _encoder.encode(
+        [(r.line, r.email, r.subscription_id, r.business_unit_id, _CODE[r.status], r.timestamp,
+          r.source, r.legal_basis, r.legal_basis_explanation) for r in rows]
+    )  # fmt: skip
+
+
+def unpack(data: bytes) -> list[ImportRow]:
+    return [
+        ImportRow(line, email, sid, unit, _STATUS[code], ts, src, lb, lbe)
+        for line, email, sid, unit, code, ts, src, lb, lbe in _decoder.decode(data)
+    ]
+
+
+def detect_format(given: str | None, name: str | None, content_type: str | None = None) -> str:
+    """`csv` or `jsonl`: as given, else from the file name or the media type; CSV by default."""
+    if given:
+        if given.lower() not in FORMATS:
+            raise ValidationError(f"Unknown format {given}; use csv or jsonl")
+        return given.lower()
+    lowered = (name or "").lower()
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if lowered.endswith((".jsonl", ".ndjson", ".json")) or "json" in media:
+        return "jsonl"
+    return "csv"
+
+
+# --- reading a file ------------------------------------------------------------------------
+
+
+def csv_header(path: Path) -> list[str]:
+    """The canonical column names of a CSV file; a 400 when a required one is missing."""
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as f:
+        header = next(csv.reader(f), [])
+    columns = [column(h) for h in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if "subscription_id" not in columns and "subscription_name" not in columns:
+        missing.append("subscription_id")
+    if missing:
+        raise ValidationError(
+            f"The CSV header lacks the column(s) {', '.join(missing)}; "
+            f"known columns: {', '.join(COLUMNS)}"
+        )
+    return columns
+
+
+def records(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(line number, record) per data record in file order; a str instead of a record says
+    why that line cannot be read. Blank lines are skipped."""
+    if fmt == "csv":
+        header = csv_header(path)
+        with path.open(newline="", encoding="utf-8-sig", errors="replace") as f:
+            reader = csv.reader(f)
+            next(reader, None)
+            line = reader.line_num + 1
+            for fields in reader:
+                start, line = line, reader.line_num + 1
+                if not fields or not any(x.strip() for x in fields):
+                    continue
+                if len(fields) != len(header):
+                    yield start, f"Expected {len(header)} fields, found {len(fields)}"
+                else:
+                    yield start, dict(zip(header, fields, strict=True))
+        return
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                value = msgspec.json.decode(raw)
+            except msgspec.DecodeError as exc:
+                yield number, f"Invalid JSON: {exc}"
+                continue
+            if not isinstance(value, dict):
+                yield number, "Expected a JSON object"
+                continue
+            yield number, {column(str(k)): v for k, v in value.items()}
+
+
+@dataclass(slots=True)
+class StagedChunk:
+    first_line: int
+    rows: list[ImportRow] = field(default_factory=list)
+    rejects: list[ReportRow] = field(default_factory=list)
+
+
+def staged_chunks(
+    path: Path, fmt: str, ctx: PortalContext, *, now: int, chunk_rows: int
+) -> Iterator[StagedChunk]:
+    """Valid rows in chunks of `chunk_rows`, each with the rejects read alongside."""
+    chunk: StagedChunk | None = None
+    for line, record in records(path, fmt):
+        if chunk is None:
+            chunk = StagedChunk(line)
+        if isinstance(record, str):
+            chunk.rejects.append(ReportRow(line, "", "REJECTED", record))
+        else:
+            row = read_record(ctx, line, record, now=now)
+            if isinstance(row, ReportRow):
+                chunk.rejects.append(row)
+            else:
+                chunk.rows.append(row)
+        if len(chunk.rows) >= chunk_rows or len(chunk.rejects) >= chunk_rows:
+            yield chunk
+            chunk = None
+    if chunk is not None:
+        yield chunk
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- preparing a job ------------------------------------------------------------------------
+
+
+async def stage(
+    *,
+    store: Store,
+    job: ImportJob,
+    ctx: PortalContext,
+    path: Path,
+    chunk_rows: int = CHUNK_ROWS,
+    owner: str | None = None,
+    progress: Progress | None = None,
+) -> ImportJob:
+    """Read the file into the job (which must be UPLOADING); it becomes PENDING, or
+    PROCESSING leased to `owner`."""
+    chunks = staged_chunks(path, job.format, ctx, now=job.created_at, chunk_rows=chunk_rows)
+    seq = total = rejected = 0
+    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+        packed = await asyncio.to_thread(pack, chunk.rows)
+        await store.add_import_chunk(
+            job.id, ImportChunk(seq, chunk.first_line, len(chunk.rows), packed), chunk.rejects
+        )
+        seq += 1
+        total += len(chunk.rows) + len(chunk.rejects)
+        rejected += len(chunk.rejects)
+        if progress is not None:
+            progress(len(chunk.rows) + len(chunk.rejects))
+    now = now_ms()
+    return await store.finish_upload(
+        job.id,
+        total_rows=total,
+        rejected_rows=rejected,
+        chunks=seq,
+        now=now,
+        owner=owner,
+        lease_until=None if owner is None else now + LEASE_MS,
+    )
+
+
+async def create(
+    *,
+    store: Store,
+    ctx: PortalContext,
+    fmt: str,
+    file_name: str,
+    sha256: str,
+    allow_resubscribe: bool,
+    actor: str,
+    correlation_id: str,
+) -> ImportJob:
+    return await store.create_import(
+        portal_id=ctx.portal.id,
+        format=fmt,
+        file_name=file_name,
+        sha256=sha256,
+        allow_resubscribe=allow_resubscribe,
+        actor=actor,
+        correlation_id=correlation_id,
+        now=now_ms(),
+    )
+
+
+# --- running a job ---------------------------------------------------------------------------
+
+
+def chunk_plan(
+    ctx: PortalContext, job: ImportJob, rows: list[ImportRow], now: int
+) -> Callable[[dict[str, Subscriber]], Outcome[ImportTally]]:
+    """The `mutate` plan of one chunk: every row in file order (later rows see earlier)."""
+    actor = f"import:{job.id}"
+
+    def plan(subs: dict[str, Subscriber]) -> Outcome[ImportTally]:
+        tally = ImportTally(processed=len(rows))
+        touched: set[str] = set()
+        events: list[Event] = []
+        for row in rows:
+            sub = subs[row.email]
+            definition = None
+            if row.subscription_id is not None:
+                definition = ctx.definition(row.subscription_id)
+                if definition is None:  # definitions are never deleted; a moved database?
+                    tally.skipped += 1
+                    reason = f"Subscription definition {row.subscription_id} does not exist"
+                    tally.report.append(ReportRow(row.line, row.email, "SKIPPED", reason))
+                    continue
+            verdict, changes, reason = apply_row(
+                ctx.portal, sub, row, definition, allow_resubscribe=job.allow_resubscribe
+            )
+            if verdict is Verdict.APPLIED or verdict is Verdict.STORED:
+                if sub.created_at is None:
+                    sub.created_at = now
+                touched.add(row.email)
+            if verdict is Verdict.APPLIED:
+                tally.applied += 1
+                events.append(Event(row.email, tuple(changes), row.source, actor,
+                                    job.correlation_id, row.timestamp))  # fmt: skip
+            elif verdict is Verdict.UNCHANGED or verdict is Verdict.STORED:
+                tally.unchanged += 1
+            else:
+                tally.skipped += 1
+                tally.report.append(ReportRow(row.line, row.email, "SKIPPED", reason))
+        return Outcome(tally, touched, events)
+
+    return plan
+
+
+async def run(
+    *,
+    store: Store,
+    job: ImportJob,
+    owner: str,
+    progress: Progress | None = None,
+    lease_ms: int = LEASE_MS,
+) -> ImportJob:
+    """Apply every chunk not yet done, then mark the job COMPLETE. Stops early (returning
+    the job as stored) when the job is canceled or another worker took it over."""
+    ctx = await store.portal_context(job.portal_id)
+    after = -1
+    while True:
+        chunks = await store.import_chunks(job.id, after_seq=after, limit=4)
+        if not chunks:
+            break
+        for chunk in chunks:
+            rows = await asyncio.to_thread(unpack, chunk.data)
+            now = now_ms()
+            tally = await store.apply_import_chunk(
+                job.id,
+                chunk.seq,
+                owner=owner,
+                portal_id=job.portal_id,
+                emails=list(dict.fromkeys(r.email for r in rows)),
+                plan=chunk_plan(ctx, job, rows, now),
+                lease_until=now + lease_ms,
+                now=now,
+            )
+            if tally is None:
+                current = await store.get_import(job.id)
+                return current if current is not None else job
+            if progress is not None:
+                progress(chunk.rows)
+            after = chunk.seq
+    done = await store.finish_import(
+        job.id, owner=owner, status=ImportStatus.COMPLETE, error=None, now=now_ms()
+    )
+    if done is None:  # canceled between the last chunk and here
+        current = await store.get_import(job.id)
+        return current if current is not None else job
+    return done

@@ -1,0 +1,231 @@
+"""The storage interface, part 2: bulk import jobs and the webhook outbox.
+
+`base.Store` inherits these; both backends implement them and pass the same contract
+suite (tests/integration/test_store_jobs.py, test_store_webhooks.py). Jobs and deliveries
+are claimed with leases (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: under the single
+writer), so any number of processes may run workers against one database.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from commpref.domain.imports import ImportJob, ImportStatus, ImportTally, ReportRow
+from commpref.domain.model import Subscriber
+from commpref.domain.webhooks import Delivery, DeliveryState, EventFilter, Webhook
+
+if TYPE_CHECKING:
+    from commpref.storage.base import Outcome, StoredEvent
+
+
+@dataclass(frozen=True, slots=True)
+class ImportChunk:
+    """A chunk of an import job not yet applied: rows packed by `services.imports`."""
+
+    seq: int
+    first_line: int
+    rows: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery leased to one worker, with what it needs to send it."""
+
+    delivery: Delivery
+    webhook: Webhook
+    entry: StoredEvent
+
+
+class JobStore(ABC):
+    """Import jobs and webhooks (see the module docstring)."""
+
+    # --- import jobs -------------------------------------------------------------------------
+    @abstractmethod
+    async def create_import(
+        self,
+        *,
+        portal_id: int,
+        format: str,
+        file_name: str,
+        sha256: str,
+        allow_resubscribe: bool,
+        actor: str,
+        correlation_id: str,
+        now: int,
+    ) -> ImportJob:
+        """A new job in status UPLOADING (no worker claims it until `finish_upload`)."""
+
+    @abstractmethod
+    async def find_import(
+        self, *, portal_id: int, sha256: str, allow_resubscribe: bool
+    ) -> ImportJob | None:
+        """The newest unfinished job of this portal for the same file and flag (resuming)."""
+
+    @abstractmethod
+    async def restart_upload(self, job_id: int, *, now: int) -> None:
+        """Drop a job's chunks and report and put it back to UPLOADING with zero counts."""
+
+    @abstractmethod
+    async def add_import_chunk(
+        self, job_id: int, chunk: ImportChunk, rejects: Sequence[ReportRow]
+    ) -> None:
+        """Store one chunk of parsed rows and the rows rejected while reading it."""
+
+    @abstractmethod
+    async def finish_upload(
+        self,
+        job_id: int,
+        *,
+        total_rows: int,
+        rejected_rows: int,
+        chunks: int,
+        now: int,
+        owner: str | None = None,
+        lease_until: int | None = None,
+    ) -> ImportJob:
+        """UPLOADING → PENDING; or, with `owner`, straight to PROCESSING leased to it."""
+
+    @abstractmethod
+    async def get_import(self, job_id: int) -> ImportJob | None: ...
+
+    @abstractmethod
+    async def list_imports(self, portal_id: int, *, limit: int = 100) -> list[ImportJob]:
+        """The portal's jobs, newest first."""
+
+    @abstractmethod
+    async def cancel_import(self, job_id: int, *, now: int) -> ImportJob | None:
+        """An unfinished job → CANCELED (a chunk being applied completes first); a finished
+        one is returned unchanged; None when there is no such job."""
+
+    @abstractmethod
+    async def claim_import(
+        self,
+        *,
+        owner: str,
+        now: int,
+        lease_until: int,
+        job_id: int | None = None,
+        steal_from: Sequence[str] = (),
+    ) -> ImportJob | None:
+        """Lease one job (the oldest, or `job_id`) to `owner` and mark it PROCESSING: a
+        PENDING one, or a PROCESSING one whose lease expired or whose owner is in
+        `steal_from` (owners the caller knows are dead). Safe across processes."""
+
+    @abstractmethod
+    async def import_chunks(
+        self, job_id: int, *, after_seq: int = -1, limit: int = 10
+    ) -> list[ImportChunk]:
+        """Chunks not yet applied, with seq > after_seq, in order."""
+
+    @abstractmethod
+    async def apply_import_chunk(
+        self,
+        job_id: int,
+        seq: int,
+        *,
+        owner: str,
+        portal_id: int,
+        emails: Sequence[str],
+        plan: Callable[[dict[str, Subscriber]], Outcome[ImportTally]],
+        lease_until: int,
+        now: int,
+    ) -> ImportTally | None:
+        """Apply one chunk in one transaction: run `plan` as `mutate` does, mark the chunk
+        done (dropping its rows), add the tally to the job's counts and report, extend the
+        lease. None, with nothing written, when the chunk is done already or the job is not
+        PROCESSING under `owner` (canceled, or taken over)."""
+
+    @abstractmethod
+    async def finish_import(
+        self, job_id: int, *, owner: str, status: ImportStatus, error: str | None, now: int
+    ) -> ImportJob | None:
+        """PROCESSING under `owner` → COMPLETE or FAILED; None if the job is not ours."""
+
+    @abstractmethod
+    async def import_report(
+        self, job_id: int, *, after_line: int = 0, limit: int = 1000
+    ) -> list[ReportRow]:
+        """Rejected and skipped rows with line > after_line, by line."""
+
+    # --- webhooks ----------------------------------------------------------------------------
+    @abstractmethod
+    async def create_webhook(
+        self,
+        *,
+        portal_id: int,
+        url: str,
+        secret: str,
+        event_filter: EventFilter,
+        active: bool,
+        now: int,
+    ) -> Webhook: ...
+
+    @abstractmethod
+    async def list_webhooks(self, portal_id: int) -> list[Webhook]: ...
+
+    @abstractmethod
+    async def get_webhook(self, portal_id: int, webhook_id: int) -> Webhook | None: ...
+
+    @abstractmethod
+    async def update_webhook(
+        self, portal_id: int, webhook_id: int, *, now: int, **fields: object
+    ) -> Webhook | None:
+        """Change url, secret, event_filter (an `EventFilter`) or active."""
+
+    @abstractmethod
+    async def delete_webhook(self, portal_id: int, webhook_id: int) -> bool:
+        """Delete a webhook and its deliveries."""
+
+    @abstractmethod
+    async def deliveries(
+        self,
+        portal_id: int,
+        webhook_id: int,
+        *,
+        state: DeliveryState | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """A webhook's deliveries with id > after_id, in id order."""
+
+    @abstractmethod
+    async def replay_deliveries(
+        self, portal_id: int, webhook_id: int, *, from_event_id: int, now: int
+    ) -> int:
+        """Queue new deliveries of the portal's ledger entries with id >= from_event_id."""
+
+    @abstractmethod
+    async def retry_deliveries(
+        self, portal_id: int, webhook_id: int, delivery_ids: Sequence[int], *, now: int
+    ) -> int:
+        """Put these deliveries back to PENDING, due now, attempts reset."""
+
+    @abstractmethod
+    async def claim_deliveries(
+        self, *, now: int, lease_until: int, limit: int
+    ) -> list[ClaimedDelivery]:
+        """Lease due PENDING deliveries of active webhooks, never one whose webhook has an
+        older (by ledger id) PENDING delivery for the same subscriber: per subscriber they
+        go out in ledger order. Safe across processes."""
+
+    @abstractmethod
+    async def finish_delivery(
+        self,
+        delivery_id: int,
+        *,
+        state: DeliveryState,
+        attempts: int,
+        next_attempt_at: int,
+        status_code: int | None,
+        error: str | None,
+        now: int,
+    ) -> None:
+        """Record an attempt's outcome and release the lease."""
+
+    @abstractmethod
+    async def webhook_backlog(self) -> int:
+        """PENDING deliveries of every portal (for `/metrics`)."""

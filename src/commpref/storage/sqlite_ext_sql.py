@@ -1,0 +1,195 @@
+"""SQLite statements of the extensions: suppressions, the webhook outbox, ledger queries,
+erasure and export. Plain functions over one connection, like `sqlite_sql`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from commpref.domain import erasure
+from commpref.domain.model import Event, Subscriber
+from commpref.errors import NotFound
+from commpref.storage import codec
+from commpref.storage import sqlite_sql as core
+from commpref.storage.base import Erasure, Outcome, StoredEvent
+
+Conn = sqlite3.Connection
+
+_EVENT = "id, portal_id, email, at, source, actor, correlation_id, changes"
+SQL_HAS_SUPPRESSIONS = "SELECT 1 FROM suppressions WHERE portal_id = ? LIMIT 1"
+_SUPPRESSED = (
+    "SELECT subject_key, erased_at FROM suppressions WHERE portal_id = ? AND subject_key IN"
+)
+_KEYS_PER_STATEMENT = 500
+
+
+def _stored_event(r: Sequence[Any]) -> StoredEvent:
+    changes = codec.decode_changes(r[7])
+    return StoredEvent(r[0], r[1], Event(r[2], changes, r[4], r[5], r[6], r[3]))
+
+
+# --- suppressions ---------------------------------------------------------------------------
+
+
+def portal_secret(c: Conn, portal_id: int) -> bytes:
+    row = core.one(c, "SELECT secret FROM portals WHERE id = ?", (portal_id,))
+    if row is None:
+        raise NotFound(f"Portal {portal_id} does not exist")
+    return str(row[0]).encode()
+
+
+def add_suppressed(
+    c: Conn, portal_id: int, emails: Sequence[str], subs: dict[str, Subscriber]
+) -> None:
+    """Add to `subs` the erased addresses among `emails` that have no stored record, as
+    `erasure.suppressed_subscriber` (costs one indexed probe when nothing is missing or the
+    portal never erased anyone)."""
+    missing = [e for e in emails if e not in subs]
+    if not missing or core.one(c, SQL_HAS_SUPPRESSIONS, (portal_id,)) is None:
+        return
+    secret = portal_secret(c, portal_id)
+    by_key = {erasure.subject_key(secret, e): e for e in missing}
+    keys = list(by_key)
+    found = []
+    for i in range(0, len(keys), _KEYS_PER_STATEMENT):
+        part = keys[i : i + _KEYS_PER_STATEMENT]
+        sql = f"{_SUPPRESSED} ({', '.join('?' * len(part))})"
+        found += c.execute(sql, (portal_id, *part)).fetchall()
+    if not found:
+        return
+    active = "SELECT id FROM definitions WHERE portal_id = ? AND is_active = 1"
+    definitions = [r[0] for r in c.execute(active, (portal_id,))]
+    units = [
+        r[0] for r in c.execute("SELECT id FROM business_units WHERE portal_id = ?", (portal_id,))
+    ]
+    for key, erased_at in found:
+        email = by_key[bytes(key)]
+        subs[email] = erasure.suppressed_subscriber(email, erased_at, definitions, units)
+
+
+def load(c: Conn, portal_id: int, emails: Sequence[str]) -> dict[str, Subscriber]:
+    """Stored subscribers, plus erased addresses as suppressed ones."""
+    subs = core.load_subscribers(c, portal_id, emails)
+    add_suppressed(c, portal_id, emails, subs)
+    return subs
+
+
+# --- mutate, with suppressions ----------------------------------------------------------------
+
+
+def apply(c: Conn, portal_id: int, emails: Sequence[str], plan: Any) -> Outcome[Any]:
+    """What `mutate` does inside its transaction (also used by import chunks)."""
+    stored = load(c, portal_id, emails)
+    subs = {e: stored.get(e) or Subscriber(e) for e in emails}
+    outcome: Outcome[Any] = plan(subs)
+    core.save(c, portal_id, subs, outcome)
+    return outcome
+
+
+# --- the ledger -------------------------------------------------------------------------------
+
+
+def ledger(
+    c: Conn,
+    portal_id: int,
+    subjects: Sequence[str] | None,
+    after_id: int,
+    limit: int,
+    actor: str | None,
+    at_from: int | None,
+    at_to: int | None,
+) -> list[StoredEvent]:
+    where = ["id > ?"]
+    args: list[Any] = [after_id]
+    if subjects is not None:
+        if not subjects:
+            return []
+        where.insert(0, f"portal_id = ? AND email IN ({', '.join('?' * len(subjects))})")
+        args[0:0] = [portal_id, *subjects]
+    else:
+        where.insert(0, "+portal_id = ?")  # walk the id order (see sqlite_sql.SQL_EVENTS)
+        args.insert(0, portal_id)
+    if actor is not None:
+        where.append("(actor = ? OR substr(actor, 1, ?) = ?)")
+        args += [actor, len(actor) + 1, actor + ":"]
+    if at_from is not None:
+        where.append("at >= ?")
+        args.append(at_from)
+    if at_to is not None:
+        where.append("at < ?")
+        args.append(at_to)
+    sql = f"SELECT {_EVENT} FROM events WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+    return [_stored_event(r) for r in c.execute(sql, (*args, limit))]
+
+
+def ledger_entries(c: Conn, portal_id: int, ids: Sequence[int]) -> list[StoredEvent]:
+    if not ids:
+        return []
+    sql = (
+        f"SELECT {_EVENT} FROM events WHERE id IN (SELECT value FROM json_each(?)) "
+        "AND portal_id = ? ORDER BY id"
+    )
+    args = (msgspec.json.encode(list(ids)).decode(), portal_id)
+    return [_stored_event(r) for r in c.execute(sql, args)]
+
+
+def subject_label(c: Conn, portal_id: int, email: str) -> str:
+    return erasure.label(erasure.subject_key(portal_secret(c, portal_id), email))
+
+
+# --- erasure --------------------------------------------------------------------------------
+
+
+def erase(
+    c: Conn, portal_id: int, email: str, actor: str, correlation_id: str, source: str, now: int
+) -> tuple[Erasure, Outcome[None]]:
+    key = erasure.subject_key(portal_secret(c, portal_id), email)
+    label = erasure.label(key)
+    existed = (
+        c.execute(
+            "DELETE FROM subscribers WHERE portal_id = ? AND email = ?", (portal_id, email)
+        ).rowcount
+        == 1
+    )
+    c.execute(
+        "INSERT INTO suppressions (portal_id, subject_key, erased_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (portal_id, subject_key) DO UPDATE "
+        "SET erased_at = max(erased_at, excluded.erased_at)",
+        (portal_id, key, now),
+    )
+    rewritten = c.execute(
+        "UPDATE events SET email = ? WHERE portal_id = ? AND email = ?", (label, portal_id, email)
+    ).rowcount
+    c.execute(
+        "UPDATE webhook_deliveries SET email = ? WHERE state = 'PENDING' AND email = ? AND "
+        "webhook_id IN (SELECT id FROM webhooks WHERE portal_id = ?)",
+        (label, email, portal_id),
+    )
+    c.execute(
+        "UPDATE import_report SET email = ? WHERE email = ? AND "
+        "job_id IN (SELECT id FROM import_jobs WHERE portal_id = ?)",
+        (label, email, portal_id),
+    )
+    event = Event(label, (erasure.ERASURE_CHANGE,), source, actor, correlation_id, now)
+    outcome: Outcome[None] = Outcome(None, set(), [event])
+    core.save(c, portal_id, {}, outcome)
+    return Erasure(label, existed, rewritten), outcome
+
+
+# --- export -------------------------------------------------------------------------------------
+
+
+def subscribers_page(c: Conn, portal_id: int, after_email: str, limit: int) -> list[Subscriber]:
+    rows = c.execute(
+        "SELECT email, created_at, state FROM subscribers WHERE portal_id = ? AND email > ? "
+        "ORDER BY email LIMIT ?",
+        (portal_id, after_email, limit),
+    )
+    out = []
+    for email, created_at, state in rows:
+        types, wide = codec.decode(state)
+        out.append(Subscriber(email, created_at, types, wide))
+    return out

@@ -1,0 +1,172 @@
+"""Storage contract, part 5: import jobs — upload, claims and leases, chunks applied once
+in the transaction that marks them done, cancel, report. Runs on every backend."""
+
+from __future__ import annotations
+
+import asyncio
+
+from commpref.domain.imports import ImportJob, ImportStatus, ImportTally, ReportRow
+from commpref.domain.model import Change, ChangeKind, Event, Status, Subscriber, WideStatus
+from commpref.storage.base import Outcome, Store
+from commpref.storage.base_jobs import ImportChunk
+
+NOW = 1_700_000_000_000
+LEASE = NOW + 60_000
+A, B = "a@example.com", "b@example.com"
+
+
+async def new_job(store: Store, *, sha: str = "f00d") -> ImportJob:
+    portal = await store.create_portal(name="P", now=NOW)
+    return await store.create_import(
+        portal_id=portal.id, format="csv", file_name="f.csv", sha256=sha,
+        allow_resubscribe=False, actor="cli", correlation_id="corr", now=NOW,
+    )  # fmt: skip
+
+
+async def staged(store: Store, chunks: int = 2, owner: str | None = None) -> ImportJob:
+    job = await new_job(store)
+    for seq in range(chunks):
+        reject = ReportRow(seq * 10 + 1, "bad", "REJECTED", "Invalid email address")
+        await store.add_import_chunk(job.id, ImportChunk(seq, seq * 10 + 1, 2, b"rows"), [reject])
+    return await store.finish_upload(
+        job.id, total_rows=3 * chunks, rejected_rows=chunks, chunks=chunks, now=NOW + 1,
+        owner=owner, lease_until=None if owner is None else LEASE,
+    )  # fmt: skip
+
+
+def opt_out(*emails: str, skipped: int = 0) -> object:
+    def plan(subs: dict[str, Subscriber]) -> Outcome[ImportTally]:
+        report = [ReportRow(99, e, "SKIPPED", "older") for e in emails[:skipped]]
+        tally = ImportTally(len(emails), len(emails) - skipped, 0, skipped, report)
+        events = []
+        for e in emails[skipped:]:
+            subs[e].created_at = subs[e].created_at or NOW
+            subs[e].wide[0] = WideStatus(Status.UNSUBSCRIBED, NOW, "Import")
+            change = Change(ChangeKind.WIDE, 0, Status.NOT_SPECIFIED, Status.UNSUBSCRIBED)
+            events.append(Event(e, (change,), "Import", "import:1", "corr", NOW))
+        return Outcome(tally, set(emails[skipped:]), events)
+
+    return plan
+
+
+async def apply(store: Store, job: ImportJob, seq: int, owner: str, *emails: str,
+                skipped: int = 0) -> ImportTally | None:  # fmt: skip
+    return await store.apply_import_chunk(
+        job.id, seq, owner=owner, portal_id=job.portal_id, emails=list(emails),
+        plan=opt_out(*emails, skipped=skipped), lease_until=LEASE + seq, now=NOW + 2,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+async def test_an_upload_becomes_a_pending_job_with_its_counts_and_rejects(store: Store) -> None:
+    job = await new_job(store)
+    assert (job.status, job.total_rows, job.chunks, job.created_at) == (
+        ImportStatus.UPLOADING, 0, 0, NOW,
+    )  # fmt: skip
+    # Nobody claims a job while its file is still being read.
+    assert await store.claim_import(owner="w", now=NOW, lease_until=LEASE) is None
+    done = await staged(store)
+    assert (done.status, done.total_rows, done.rejected_rows, done.chunks) == (
+        ImportStatus.PENDING, 6, 2, 2,
+    )  # fmt: skip
+    assert [c.seq for c in await store.import_chunks(done.id)] == [0, 1]
+    assert [c.data for c in await store.import_chunks(done.id, after_seq=0)] == [b"rows"]
+    report = await store.import_report(done.id)
+    assert [(r.line, r.kind) for r in report] == [(1, "REJECTED"), (11, "REJECTED")]
+    assert await store.import_report(done.id, after_line=1) == report[1:]
+    found = await store.find_import(portal_id=done.portal_id, sha256="f00d",
+                                    allow_resubscribe=False)  # fmt: skip
+    assert found is not None and found.id == done.id
+    assert await store.find_import(portal_id=done.portal_id, sha256="f00d",
+                                   allow_resubscribe=True) is None  # fmt: skip
+    assert [j.id for j in await store.list_imports(done.portal_id)] == [done.id]
+    portal_id = done.portal_id
+    later = await store.create_import(
+        portal_id=portal_id, format="jsonl", file_name="g.jsonl", sha256="x",
+        allow_resubscribe=True, actor="token:3", correlation_id="c2", now=NOW + 9,
+    )  # fmt: skip
+    assert [j.id for j in await store.list_imports(portal_id)] == [later.id, done.id]
+    assert [j.id for j in await store.list_imports(portal_id, limit=1)] == [later.id]
+    assert [j.id for j in await store.list_imports(job.portal_id)] == [job.id]
+
+
+async def test_claims_lease_one_job_to_one_worker(store: Store) -> None:
+    job = await staged(store)
+    claims = await asyncio.gather(
+        *(store.claim_import(owner=f"w{i}", now=NOW, lease_until=LEASE) for i in range(5))
+    )
+    won = [c for c in claims if c is not None]
+    assert len(won) == 1 and won[0].id == job.id
+    assert (won[0].status, won[0].lease_until, won[0].started_at) == (
+        ImportStatus.PROCESSING, LEASE, NOW,
+    )  # fmt: skip
+    holder = won[0].lease_owner
+    assert holder is not None
+    # A live lease is respected; an expired one, or a holder known dead, is taken over.
+    assert await store.claim_import(owner="x", now=LEASE - 1, lease_until=LEASE + 5) is None
+    stolen = await store.claim_import(owner="x", now=NOW, lease_until=LEASE, steal_from=[holder])
+    assert stolen is not None and stolen.lease_owner == "x" and stolen.started_at == NOW
+    later = await store.claim_import(owner="y", now=LEASE + 1, lease_until=LEASE + 9)
+    assert later is not None and later.lease_owner == "y"
+    assert await store.claim_import(owner="z", now=NOW, lease_until=LEASE, job_id=10**9) is None
+
+
+async def test_a_chunk_applies_once_with_its_counts_report_and_ledger(store: Store) -> None:
+    job = await staged(store, owner="w")
+    assert job.status is ImportStatus.PROCESSING and job.lease_owner == "w"
+    tally = await apply(store, job, 0, "w", A, B, skipped=1)
+    assert tally == ImportTally(2, 1, 0, 1, [ReportRow(99, A, "SKIPPED", "older")])
+    # Applying the same chunk again (a worker that crashed after the commit) does nothing.
+    assert await apply(store, job, 0, "w", A, B) is None
+    assert await apply(store, job, 7, "w", A) is None  # no such chunk
+    assert [c.seq for c in await store.import_chunks(job.id)] == [1]
+    stored = await store.read_subscribers(job.portal_id, [A, B])
+    assert set(stored) == {B}
+    assert [e.event.email for e in await store.ledger(job.portal_id)] == [B]
+    current = await store.get_import(job.id)
+    assert current is not None
+    assert (current.processed_rows, current.applied_rows, current.skipped_rows,
+            current.chunks_done, current.lease_until) == (2, 1, 1, 1, LEASE)  # fmt: skip
+    assert [(r.line, r.kind) for r in await store.import_report(job.id)] == [
+        (1, "REJECTED"), (11, "REJECTED"), (99, "SKIPPED"),
+    ]  # fmt: skip
+
+
+async def test_only_the_lease_holder_of_a_processing_job_applies_chunks(store: Store) -> None:
+    job = await staged(store, owner="w")
+    assert await apply(store, job, 0, "intruder", A) is None
+    canceled = await store.cancel_import(job.id, now=NOW + 3)
+    assert canceled is not None and canceled.status is ImportStatus.CANCELED
+    assert canceled.finished_at == NOW + 3
+    assert await apply(store, job, 0, "w", A) is None
+    assert await store.read_subscribers(job.portal_id, [A]) == {}
+    assert await store.ledger(job.portal_id) == []
+    # Finished jobs stay as they are.
+    again = await store.cancel_import(job.id, now=NOW + 9)
+    assert again is not None and again.finished_at == NOW + 3
+    assert await store.finish_import(job.id, owner="w", status=ImportStatus.COMPLETE,
+                                     error=None, now=NOW) is None  # fmt: skip
+    assert await store.claim_import(owner="w2", now=LEASE * 2, lease_until=LEASE * 3) is None
+    assert await store.cancel_import(10**9, now=NOW) is None
+
+
+async def test_finishing_and_restarting(store: Store) -> None:
+    job = await staged(store, owner="w")
+    await apply(store, job, 0, "w", A)
+    await apply(store, job, 1, "w", B)
+    assert await store.finish_import(job.id, owner="other", status=ImportStatus.COMPLETE,
+                                     error=None, now=NOW) is None  # fmt: skip
+    done = await store.finish_import(job.id, owner="w", status=ImportStatus.COMPLETE,
+                                     error=None, now=NOW + 5)  # fmt: skip
+    assert done is not None
+    assert (done.status, done.finished_at, done.lease_owner, done.applied_rows) == (
+        ImportStatus.COMPLETE, NOW + 5, None, 2,
+    )  # fmt: skip
+    assert await store.find_import(portal_id=job.portal_id, sha256="f00d",
+                                   allow_resubscribe=False) is None  # fmt: skip
+
+    upload = await new_job(store, sha="beef")
+    await store.add_import_chunk(upload.id, ImportChunk(0, 2, 1, b"x"), [])
+    await store.restart_upload(upload.id, now=NOW + 1)
+    assert await store.import_chunks(upload.id) == []
+    restarted = await store.get_import(upload.id)
+    assert restarted is not None and restarted.status is ImportStatus.UPLOADING
