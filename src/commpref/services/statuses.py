@@ -252,15 +252,28 @@ async def unsubscribe_all(
     if not valid:
         return BatchResult([], errors)
 
+    def opt_out(sub: Subscriber) -> tuple[list[StatusRow], list[Change]]:
+        return rules.unsubscribe_all(
+            call.ctx, sub, unit, source=call.source, now=call.now, verbose=verbose
+        )
+
     def plan(subs: dict[str, Subscriber]) -> Outcome[list[SubscriberRows[StatusRow]]]:
         ledger = _Ledger(call)
         results = []
+        # Every address with nothing stored ends in the same state with the same changes
+        # (half of a typical bounce or complaint batch): work that out once per request.
+        blank: tuple[Subscriber, list[StatusRow], list[Change]] | None = None
         for email in valid:
             sub = subs[email]
             ledger.accept(sub)
-            rows, changes = rules.unsubscribe_all(
-                call.ctx, sub, unit, source=call.source, now=call.now, verbose=verbose
-            )
+            if sub.types or sub.wide:
+                rows, changes = opt_out(sub)
+            else:
+                if blank is None:
+                    template = Subscriber("", sub.created_at)
+                    blank = (template, *opt_out(template))
+                template, rows, changes = blank
+                sub.types, sub.wide = dict(template.types), dict(template.wide)
             ledger.record(sub, changes)
             results.append(SubscriberRows(email, rows))
         return ledger.outcome(results)
