@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from commpref.http import metrics, server
+from commpref.http import metrics
 from commpref.http.asgi import Api
 from commpref.http.metrics import Metrics
 from commpref.http.ratelimit import RateLimiter
@@ -91,10 +91,3 @@ async def _observe(store: Store, m: Metrics | None) -> None:
     while True:
         m.sample()
         await asyncio.sleep(1.0)
-
-
-def app_from_env() -> Starlette:
-    """Factory for `uvicorn --factory` (multi-worker `serve`): settings from COMMPREF_*."""
-    settings = Settings.from_env()
-    server.configure(settings)  # this worker's header limits
-    return create_app(settings)

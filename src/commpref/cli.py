@@ -90,52 +90,56 @@ def main() -> None:
 @click.option("--port", type=int, default=None, help="Listen port (default 8080).")
 @database_url_option
 @click.option("--workers", type=int, default=None, help="Server processes (default 1).")
+@click.option("--reuse-port", is_flag=True, hidden=True, help="Worker of `--workers N`.")
 def serve(
-    host: str | None, port: int | None, database_url: str | None, workers: int | None
+    host: str | None,
+    port: int | None,
+    database_url: str | None,
+    workers: int | None,
+    reuse_port: bool,
 ) -> None:
     """Apply migrations, then serve the API until SIGTERM/SIGINT."""
     import uvicorn
 
-    from commpref.http import logs
+    from commpref import workers as supervisor
+    from commpref.app import create_app
+    from commpref.http import logs, server
 
     settings = _settings(database_url, host=host, port=port, workers=workers)
 
     async def migrate_only(store: Store) -> None:
         return None
 
-    _run(settings, migrate_only)
-    common: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "loop": "uvloop",
-        # httptools, plus deadlines and a size cap for request heads (slowloris)
-        "http": "commpref.http.server:GuardedProtocol",
-        "timeout_keep_alive": settings.keep_alive_timeout_s,
-        "lifespan": "on",
-        "access_log": False,  # commpref writes its own JSON access log
-        "log_level": settings.log_level,
-        "log_config": logs.logging_config(settings.log_level),  # JSON lines, like ours
-        "server_header": False,
-        "timeout_graceful_shutdown": 30,
-    }
+    if not reuse_port:  # workers skip it: the supervisor has just migrated
+        _run(settings, migrate_only)
     if settings.workers > 1:
-        # Worker processes build the app from the environment, so hand the flags down.
-        os.environ.update(
-            COMMPREF_HOST=settings.host,
-            COMMPREF_PORT=str(settings.port),
-            COMMPREF_DATABASE_URL=settings.database_url,
-            COMMPREF_WORKERS=str(settings.workers),
-        )
+        # Each worker is this command again with its own SO_REUSEPORT socket (workers.py).
+        argv = [sys.executable, "-m", "commpref", "serve", "--workers", "1", "--reuse-port",
+                "--host", settings.host, "--port", str(settings.port),
+                "--database-url", settings.database_url]  # fmt: skip
         with _metrics_dir():
-            uvicorn.run(
-                "commpref.app:app_from_env", factory=True, workers=settings.workers, **common
-            )
-    else:
-        from commpref.app import create_app
-        from commpref.http import server
-
-        server.configure(settings)
-        uvicorn.run(create_app(settings), **common)
+            raise SystemExit(supervisor.supervise(settings.workers, argv))
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        # httptools, plus deadlines and a size cap for request heads (slowloris)
+        http="commpref.http.server:GuardedProtocol",
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        lifespan="on",
+        access_log=False,  # commpref writes its own JSON access log
+        log_level=settings.log_level,
+        log_config=logs.logging_config(settings.log_level),  # JSON lines, like ours
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )
+    server.configure(settings)
+    sockets = [supervisor.reuse_port_socket(settings.host, settings.port)] if reuse_port else None
+    srv = uvicorn.Server(config)
+    srv.run(sockets=sockets)
+    if not srv.started:  # the app could not start (as `uvicorn.run` reports it)
+        raise SystemExit(supervisor.STARTUP_FAILURE)
 
 
 @contextlib.contextmanager
