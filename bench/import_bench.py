@@ -74,7 +74,6 @@ def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
 def fresh_postgres(base: str) -> str:
     """A new empty database next to `base`'s (dropped and re-created)."""
     import asyncpg  # only needed for PostgreSQL
-
     from tests.support.postgres import with_database
 
     name = "commpref_import_bench"

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import socket
 import statistics
@@ -148,8 +149,9 @@ async def flood_client(
                 writer.write(request(method, path, token, body))
                 status, headers = await read_response(reader)
                 tally.add(status, time.monotonic() - t0, headers)
-                if status == 503:
-                    await asyncio.sleep(0.05)  # a polite client waits a little (not Retry-After)
+                if status == 503:  # as HubSpot's SDKs do: wait Retry-After (with jitter)
+                    retry = float(headers.get("retry-after", "1"))
+                    await asyncio.sleep(retry * random.uniform(0.5, 1.5))
                 if headers.get("connection") == "close":
                     break
         except (OSError, asyncio.IncompleteReadError) as exc:

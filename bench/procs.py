@@ -76,6 +76,13 @@ def _status_kib(pid: int, key: str) -> int:
     return 0
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def peak_rss_mib(pids: list[int]) -> float:
     """The largest VmHWM among these processes, in MiB."""
     return max((_status_kib(pid, "VmHWM") for pid in pids), default=0) / 1024
@@ -144,9 +151,12 @@ class Server:
         return [] if self.proc is None else tree(self.proc.pid)
 
     def workers_pids(self) -> list[int]:
-        """The processes that serve requests (the uvicorn supervisor excluded)."""
+        """The processes that serve requests: with --workers N, uvicorn's spawned children
+        (not the supervisor, nor multiprocessing's resource tracker)."""
         pids = self.pids()
-        return pids[1:] if self.workers > 1 else pids
+        if self.workers == 1:
+            return pids
+        return [p for p in pids[1:] if "resource_tracker" not in _cmdline(p)]
 
     def stop(self) -> None:
         """SIGTERM to the group, SIGKILL after 30 s: nothing is left behind."""

@@ -11,8 +11,8 @@ from bench.results import Check, Result
 
 HEADERS = (
     "backend", "scenario", "conns", "req/s", "emails/s", "p50 ms", "p99 ms",
-    "CPU ms/req", "DB CPU ms/req", "peak RSS MiB", "wrk CPU %", "wrk ceiling req/s", "errors",
-    "others' CPU %",
+    "CPU ms/req", "DB CPU ms/req", "req/s per core", "peak RSS MiB", "wrk CPU %",
+    "wrk ceiling req/s", "errors", "others' CPU %",
 )  # fmt: skip
 LATEST_START = "<!-- bench:latest:start -->"
 LATEST_END = "<!-- bench:latest:end -->"
@@ -42,6 +42,7 @@ def rows(results: Sequence[Result]) -> list[list[str]]:
                 _num(r.p99_ms, 2),
                 _num(r.cpu_ms_per_request, 3),
                 _num(r.db_cpu_ms_per_request, 3),
+                _num(r.per_core_rps),
                 _num(r.peak_rss_mib),
                 "—" if busy is None else f"{100 * busy:.0f}",
                 _num(r.loadgen_ceiling_rps),

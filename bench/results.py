@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -23,6 +23,13 @@ class Result:
     loadgen_cpu_s: float | None = None  # wrk's own CPU time; None for B1
     errors: int = 0  # non-2xx answers, socket errors and timeouts
     others_cpu_s: float = 0.0  # CPU the machine spent on anything but the above
+    worker_cpu_s: list[float] = field(default_factory=list)  # per worker, with --workers > 1
+
+    @property
+    def worker_split(self) -> str:
+        """Each worker's share of the server's CPU, e.g. "52%/48%"."""
+        total = sum(self.worker_cpu_s) or 1.0
+        return "/".join(f"{100 * c / total:.0f}%" for c in self.worker_cpu_s)
 
     @property
     def others_share(self) -> float:
@@ -47,6 +54,13 @@ class Result:
         if self.db_cpu_s is None or not self.requests:
             return None
         return 1000 * self.db_cpu_s / self.requests
+
+    @property
+    def per_core_rps(self) -> float | None:
+        """Requests/s one core would serve at this run's CPU cost per request (server plus
+        database): what an uncontended machine would approach if the work were CPU-bound."""
+        ms = self.cpu_ms_per_request + (self.db_cpu_ms_per_request or 0.0)
+        return 1000 / ms if ms else None
 
     @property
     def server_cores_busy(self) -> float:

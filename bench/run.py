@@ -85,8 +85,8 @@ POSTGRES = Backend("postgresql", workers=2, server_cores="0,1", loadgen_cores="1
                    baseline_cores="0")  # fmt: skip
 
 
-class Interrupted(Exception):
-    """SIGTERM or SIGHUP: unwind like Ctrl-C so every cleanup runs."""
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP: unwind like Ctrl-C (not caught as a failure) so every cleanup runs."""
 
 
 def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
@@ -184,6 +184,8 @@ def run_scenario(ctx: Context, server: procs.Server, sc: Scenario) -> Result:
     busy1 = procs.machine_busy_seconds()
     cpu1, db1 = procs.cpu_seconds(pids), procs.cpu_seconds(ctx.db_pids())
     server_cpu, db_cpu = procs.cpu_delta(cpu0, cpu1), procs.cpu_delta(db0, db1)
+    workers = server.workers_pids()
+    per_worker = [cpu1.get(p, 0.0) - cpu0.get(p, 0.0) for p in workers]
     errors = sum(out["errors"].values())
     lat = out["latency_us"]
     result = Result(
@@ -201,6 +203,7 @@ def run_scenario(ctx: Context, server: procs.Server, sc: Scenario) -> Result:
         loadgen_cpu_s=wrk_cpu,
         errors=errors,
         others_cpu_s=busy1 - busy0 - server_cpu - db_cpu - wrk_cpu,
+        worker_cpu_s=per_worker if len(workers) > 1 else [],
     )
     log(
         f"  {sc.name:<6} {result.rps:>9,.0f} req/s {result.eps:>9,.0f} emails/s  "
@@ -208,6 +211,7 @@ def run_scenario(ctx: Context, server: procs.Server, sc: Scenario) -> Result:
         f"cpu {result.cpu_ms_per_request:.3f} ms/req  rss {result.peak_rss_mib:.0f} MiB  "
         f"wrk {100 * (result.loadgen_busy or 0):.0f}%  others {100 * result.others_share:.0f}%  "
         f"errors {errors}"
+        + (f"  worker CPU split {result.worker_split}" if result.worker_cpu_s else "")
     )
     return result
 
@@ -470,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit("bench: needs two cores (server on core 0, load generator on core 1)")
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _raise_interrupted)
+    # Ctrl-C raises KeyboardInterrupt even where SIGINT came in ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC)
     load_before = os.getloadavg()
@@ -500,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(f"{backend.name} with {subscribers:,} subscribers failed: {reason}")
                 log(f"FAILED: {failures[-1]}")
     except (KeyboardInterrupt, Interrupted) as exc:
-        log(f"interrupted ({exc or 'Ctrl-C'}); servers stopped, nothing written to docs/")
+        log(f"interrupted ({str(exc) or 'Ctrl-C'}); servers stopped, nothing written to docs/")
         return 130
     finally:
         children.stop_all()
@@ -564,6 +570,9 @@ def finish_report(
     for c in found:
         print(c.describe())
     run_notes = list(notes(args, info, load, elapsed, source)) + failures
+    splits = ", ".join(f"{r.scenario} {r.worker_split}" for r in results if r.worker_cpu_s)
+    if splits:
+        run_notes.append(f"CPU split between the PostgreSQL run's two workers: {splits}")
     if results:
         worst = max(results, key=lambda r: r.others_share)
         if worst.others_share > 0.1:

@@ -92,7 +92,7 @@ def history_command(email: str, portal_id: int, database_url: str | None) -> Non
         basis = " — ".join(x for x in (c.legal_basis, c.legal_basis_explanation) if x)
         table.add_row(e.id, format_ms(entry.at), scope, f"{c.old.value} → {c.new.value}",
                       entry.source, basis, entry.actor, entry.correlation_id)  # fmt: skip
-    Console(width=200 if not sys.stdout.isatty() else None).print(table)
+    Console(width=None if sys.stdout.isatty() else 320).print(table)  # pipes: no wrapping
 
 
 # --- import ------------------------------------------------------------------------------------
@@ -110,13 +110,31 @@ def _summary(job: ImportJob) -> dict[str, Any]:
     }
 
 
-async def _report(store: Store, job_id: int) -> list[ReportRow]:
-    rows: list[ReportRow] = []
-    after = 0
-    while batch := await store.import_report(job_id, after_line=after, limit=5000):
-        rows += batch
-        after = batch[-1].line
-    return rows
+REPORT_COLUMNS = ("line", "email", "kind", "reason")
+
+
+async def _report(store: Store, job_id: int, path: Path | None) -> tuple[int, list[ReportRow]]:
+    """Write the whole report to `path` page by page (constant memory); return how many rows
+    it has and the first 20, for the terminal."""
+    first: list[ReportRow] = []
+    count = after = 0
+    out = path.open("wb") if path is not None else None
+    try:
+        if out is not None:
+            out.write(exports.encode("csv", REPORT_COLUMNS, [], True))
+        while batch := await store.import_report(job_id, after_line=after, limit=5000):
+            count += len(batch)
+            first += batch[: 20 - len(first)]
+            after = batch[-1].line
+            if out is None and len(first) == 20:
+                break
+            if out is not None:
+                records = [r._asdict() for r in batch]
+                out.write(exports.encode("csv", REPORT_COLUMNS, records, False))
+    finally:
+        if out is not None:
+            out.close()
+    return count, first
 
 
 @click.command("import")
@@ -154,7 +172,7 @@ def import_command(
         console=console, disable=not progress, transient=False,
     )  # fmt: skip
 
-    async def go(store: Store) -> tuple[ImportJob, list[ReportRow]]:
+    async def go(store: Store) -> tuple[ImportJob, tuple[int, list[ReportRow]]]:
         ctx = await store.portal_context(portal_id)
         kind = imports.detect_format(fmt, file.name)
         if kind == "csv":
@@ -200,18 +218,18 @@ def import_command(
             await asyncio.sleep(FOLLOW_POLL_S)
             job = await store.get_import(job.id) or job
             bar.update(applying, completed=job.processed_rows)
-        return job, await _report(store, job.id)
+        return job, await _report(store, job.id, report_path)
 
     with bar:
-        job, report = cli._run(settings, go)
-    _print_import(console, job, report, report_path)
+        job, (count, report) = cli._run(settings, go)
+    _print_import(console, job, count, report, report_path)
     click.echo(_encode(_summary(job)).decode())
     if job.status is not ImportStatus.COMPLETE:
         sys.exit(1)
 
 
 def _print_import(
-    console: Console, job: ImportJob, report: list[ReportRow], path: Path | None
+    console: Console, job: ImportJob, count: int, first: list[ReportRow], path: Path | None
 ) -> None:
     summary = Table(title=f"Import job {job.id}: {job.status.value}")
     for name in ("rows", "applied", "unchanged", "skipped", "rejected"):
@@ -221,16 +239,12 @@ def _print_import(
     if job.error:
         console.print(f"error: {job.error}")
     if path is not None:
-        records = [
-            {"line": r.line, "email": r.email, "kind": r.kind, "reason": r.reason} for r in report
-        ]
-        path.write_bytes(exports.encode("csv", ("line", "email", "kind", "reason"), records, True))
-        console.print(f"{len(report)} rejected or skipped row(s) written to {path}")
-    elif report:
-        lines = Table(title="Rows not applied (first 20; --report FILE for all)")
-        for name in ("line", "email", "kind", "reason"):
+        console.print(f"{count} rejected or skipped row(s) written to {path}")
+    elif first:
+        lines = Table(title="Rows not applied (the first 20; --report FILE writes all)")
+        for name in REPORT_COLUMNS:
             lines.add_column(name)
-        for r in report[:20]:
+        for r in first:
             lines.add_row(str(r.line), r.email, r.kind, r.reason)
         console.print(lines)
 

@@ -18,9 +18,15 @@ A, B = "a@example.com", "b@example.com"
 async def new_job(store: Store, *, sha: str = "f00d") -> ImportJob:
     portal = await store.create_portal(name="P", now=NOW)
     return await store.create_import(
-        portal_id=portal.id, format="csv", file_name="f.csv", sha256=sha,
-        allow_resubscribe=False, actor="cli", correlation_id="corr", now=NOW,
-    )  # fmt: skip
+        portal_id=portal.id,
+        format="csv",
+        file_name="f.csv",
+        sha256=sha,
+        allow_resubscribe=False,
+        actor="cli",
+        correlation_id="corr",
+        now=NOW,
+    )
 
 
 async def staged(store: Store, chunks: int = 2, owner: str | None = None) -> ImportJob:
@@ -29,9 +35,14 @@ async def staged(store: Store, chunks: int = 2, owner: str | None = None) -> Imp
         reject = ReportRow(seq * 10 + 1, "bad", "REJECTED", "Invalid email address")
         await store.add_import_chunk(job.id, ImportChunk(seq, seq * 10 + 1, 2, b"rows"), [reject])
     return await store.finish_upload(
-        job.id, total_rows=3 * chunks, rejected_rows=chunks, chunks=chunks, now=NOW + 1,
-        owner=owner, lease_until=None if owner is None else LEASE,
-    )  # fmt: skip
+        job.id,
+        total_rows=3 * chunks,
+        rejected_rows=chunks,
+        chunks=chunks,
+        now=NOW + 1,
+        owner=owner,
+        lease_until=None if owner is None else LEASE,
+    )
 
 
 def opt_out(*emails: str, skipped: int = 0) -> object:
@@ -49,41 +60,63 @@ def opt_out(*emails: str, skipped: int = 0) -> object:
     return plan
 
 
-async def apply(store: Store, job: ImportJob, seq: int, owner: str, *emails: str,
-                skipped: int = 0) -> ImportTally | None:  # fmt: skip
+async def apply(
+    store: Store, job: ImportJob, seq: int, owner: str, *emails: str, skipped: int = 0
+) -> ImportTally | None:
     return await store.apply_import_chunk(
-        job.id, seq, owner=owner, portal_id=job.portal_id, emails=list(emails),
-        plan=opt_out(*emails, skipped=skipped), lease_until=LEASE + seq, now=NOW + 2,  # type: ignore[arg-type]
-    )  # fmt: skip
+        job.id,
+        seq,
+        owner=owner,
+        portal_id=job.portal_id,
+        emails=list(emails),
+        plan=opt_out(*emails, skipped=skipped),
+        lease_until=LEASE + seq,
+        now=NOW + 2,  # type: ignore[arg-type]
+    )
 
 
 async def test_an_upload_becomes_a_pending_job_with_its_counts_and_rejects(store: Store) -> None:
     job = await new_job(store)
     assert (job.status, job.total_rows, job.chunks, job.created_at) == (
-        ImportStatus.UPLOADING, 0, 0, NOW,
-    )  # fmt: skip
+        ImportStatus.UPLOADING,
+        0,
+        0,
+        NOW,
+    )
     # Nobody claims a job while its file is still being read.
     assert await store.claim_import(owner="w", now=NOW, lease_until=LEASE) is None
     done = await staged(store)
     assert (done.status, done.total_rows, done.rejected_rows, done.chunks) == (
-        ImportStatus.PENDING, 6, 2, 2,
-    )  # fmt: skip
+        ImportStatus.PENDING,
+        6,
+        2,
+        2,
+    )
     assert [c.seq for c in await store.import_chunks(done.id)] == [0, 1]
     assert [c.data for c in await store.import_chunks(done.id, after_seq=0)] == [b"rows"]
     report = await store.import_report(done.id)
     assert [(r.line, r.kind) for r in report] == [(1, "REJECTED"), (11, "REJECTED")]
     assert await store.import_report(done.id, after_line=1) == report[1:]
-    found = await store.find_import(portal_id=done.portal_id, sha256="f00d",
-                                    allow_resubscribe=False)  # fmt: skip
+    found = await store.find_import(
+        portal_id=done.portal_id, sha256="f00d", allow_resubscribe=False
+    )
     assert found is not None and found.id == done.id
-    assert await store.find_import(portal_id=done.portal_id, sha256="f00d",
-                                   allow_resubscribe=True) is None  # fmt: skip
+    assert (
+        await store.find_import(portal_id=done.portal_id, sha256="f00d", allow_resubscribe=True)
+        is None
+    )
     assert [j.id for j in await store.list_imports(done.portal_id)] == [done.id]
     portal_id = done.portal_id
     later = await store.create_import(
-        portal_id=portal_id, format="jsonl", file_name="g.jsonl", sha256="x",
-        allow_resubscribe=True, actor="token:3", correlation_id="c2", now=NOW + 9,
-    )  # fmt: skip
+        portal_id=portal_id,
+        format="jsonl",
+        file_name="g.jsonl",
+        sha256="x",
+        allow_resubscribe=True,
+        actor="token:3",
+        correlation_id="c2",
+        now=NOW + 9,
+    )
     assert [j.id for j in await store.list_imports(portal_id)] == [later.id, done.id]
     assert [j.id for j in await store.list_imports(portal_id, limit=1)] == [later.id]
     assert [j.id for j in await store.list_imports(job.portal_id)] == [job.id]
@@ -97,8 +130,10 @@ async def test_claims_lease_one_job_to_one_worker(store: Store) -> None:
     won = [c for c in claims if c is not None]
     assert len(won) == 1 and won[0].id == job.id
     assert (won[0].status, won[0].lease_until, won[0].started_at) == (
-        ImportStatus.PROCESSING, LEASE, NOW,
-    )  # fmt: skip
+        ImportStatus.PROCESSING,
+        LEASE,
+        NOW,
+    )
     holder = won[0].lease_owner
     assert holder is not None
     # A live lease is respected; an expired one, or a holder known dead, is taken over.
@@ -124,11 +159,18 @@ async def test_a_chunk_applies_once_with_its_counts_report_and_ledger(store: Sto
     assert [e.event.email for e in await store.ledger(job.portal_id)] == [B]
     current = await store.get_import(job.id)
     assert current is not None
-    assert (current.processed_rows, current.applied_rows, current.skipped_rows,
-            current.chunks_done, current.lease_until) == (2, 1, 1, 1, LEASE)  # fmt: skip
+    assert (
+        current.processed_rows,
+        current.applied_rows,
+        current.skipped_rows,
+        current.chunks_done,
+        current.lease_until,
+    ) == (2, 1, 1, 1, LEASE)
     assert [(r.line, r.kind) for r in await store.import_report(job.id)] == [
-        (1, "REJECTED"), (11, "REJECTED"), (99, "SKIPPED"),
-    ]  # fmt: skip
+        (1, "REJECTED"),
+        (11, "REJECTED"),
+        (99, "SKIPPED"),
+    ]
 
 
 async def test_only_the_lease_holder_of_a_processing_job_applies_chunks(store: Store) -> None:
@@ -143,8 +185,12 @@ async def test_only_the_lease_holder_of_a_processing_job_applies_chunks(store: S
     # Finished jobs stay as they are.
     again = await store.cancel_import(job.id, now=NOW + 9)
     assert again is not None and again.finished_at == NOW + 3
-    assert await store.finish_import(job.id, owner="w", status=ImportStatus.COMPLETE,
-                                     error=None, now=NOW) is None  # fmt: skip
+    assert (
+        await store.finish_import(
+            job.id, owner="w", status=ImportStatus.COMPLETE, error=None, now=NOW
+        )
+        is None
+    )
     assert await store.claim_import(owner="w2", now=LEASE * 2, lease_until=LEASE * 3) is None
     assert await store.cancel_import(10**9, now=NOW) is None
 
@@ -153,16 +199,26 @@ async def test_finishing_and_restarting(store: Store) -> None:
     job = await staged(store, owner="w")
     await apply(store, job, 0, "w", A)
     await apply(store, job, 1, "w", B)
-    assert await store.finish_import(job.id, owner="other", status=ImportStatus.COMPLETE,
-                                     error=None, now=NOW) is None  # fmt: skip
-    done = await store.finish_import(job.id, owner="w", status=ImportStatus.COMPLETE,
-                                     error=None, now=NOW + 5)  # fmt: skip
+    assert (
+        await store.finish_import(
+            job.id, owner="other", status=ImportStatus.COMPLETE, error=None, now=NOW
+        )
+        is None
+    )
+    done = await store.finish_import(
+        job.id, owner="w", status=ImportStatus.COMPLETE, error=None, now=NOW + 5
+    )
     assert done is not None
     assert (done.status, done.finished_at, done.lease_owner, done.applied_rows) == (
-        ImportStatus.COMPLETE, NOW + 5, None, 2,
-    )  # fmt: skip
-    assert await store.find_import(portal_id=job.portal_id, sha256="f00d",
-                                   allow_resubscribe=False) is None  # fmt: skip
+        ImportStatus.COMPLETE,
+        NOW + 5,
+        None,
+        2,
+    )
+    assert (
+        await store.find_import(portal_id=job.portal_id, sha256="f00d", allow_resubscribe=False)
+        is None
+    )
 
     upload = await new_job(store, sha="beef")
     await store.add_import_chunk(upload.id, ImportChunk(0, 2, 1, b"x"), [])

@@ -55,8 +55,7 @@ def writes(
 async def test_ledger_filters_by_subject_actor_and_time(store: Store) -> None:
     portal, (d1, _, _) = await new_portal(store)
     await store.mutate(portal.id, [A, B], writes(d1, A, B, actor="token:1", at=NOW))
-    await store.mutate(portal.id, [A], writes(d1, A, actor="import:12", at=NOW + 10,
-                                              status=SUB))  # fmt: skip
+    await store.mutate(portal.id, [A], writes(d1, A, actor="import:12", at=NOW + 10, status=SUB))
     await store.mutate(portal.id, [C], writes(d1, C, actor="import:123", at=NOW + 20))
     every = await store.ledger(portal.id)
     assert [(e.event.email, e.event.actor) for e in every] == [
@@ -113,7 +112,7 @@ async def test_erase_removes_statuses_relabels_the_ledger_and_keeps_a_suppressio
     )
 
     # Read back: opted out of everything since the erasure, on every business unit.
-    read = (await store.read_subscribers(portal.id, [A, B, C]))
+    read = await store.read_subscribers(portal.id, [A, B, C])
     assert set(read) == {A, B}
     a = read[A]
     assert a == erasure.suppressed_subscriber(A, NOW + 5, [d1, d2, d3], [0])
@@ -140,8 +139,9 @@ async def test_a_write_after_an_erasure_stores_the_suppressed_state_plus_the_cha
     assert a.types[d1].status is SUB and a.types[d2].status is UNSUB
     assert a.wide[0] == WideStatus(UNSUB, NOW, erasure.ERASURE_SOURCE)
     # Erasing again relabels the new entry too and keeps the latest erasure time.
-    again = await store.erase(portal.id, A, actor="cli", correlation_id="c", source="s",
-                              now=NOW + 2)  # fmt: skip
+    again = await store.erase(
+        portal.id, A, actor="cli", correlation_id="c", source="s", now=NOW + 2
+    )
     assert (again.existed, again.events_rewritten) == (True, 1)
     assert (await store.read_subscribers(portal.id, [A]))[A].created_at == NOW + 2
 
@@ -185,12 +185,30 @@ async def test_mutate_queues_each_new_entry_for_each_active_webhook_only(store: 
     other, (o1, _, _) = await new_portal(store, "Other")
     await store.mutate(portal.id, [A], writes(d1, A))  # no webhooks yet: nothing queued
     assert await store.webhook_backlog() == 0
-    first = await store.create_webhook(portal_id=portal.id, url="http://h/1", secret="s" * 16,
-                                       event_filter=EventFilter(), active=True, now=NOW)  # fmt: skip
-    second = await store.create_webhook(portal_id=portal.id, url="http://h/2", secret="s" * 16,
-                                        event_filter=EventFilter(), active=True, now=NOW)  # fmt: skip
-    paused = await store.create_webhook(portal_id=portal.id, url="http://h/3", secret="s" * 16,
-                                        event_filter=EventFilter(), active=False, now=NOW)  # fmt: skip
+    first = await store.create_webhook(
+        portal_id=portal.id,
+        url="http://h/1",
+        secret="s" * 16,
+        event_filter=EventFilter(),
+        active=True,
+        now=NOW,
+    )
+    second = await store.create_webhook(
+        portal_id=portal.id,
+        url="http://h/2",
+        secret="s" * 16,
+        event_filter=EventFilter(),
+        active=True,
+        now=NOW,
+    )
+    paused = await store.create_webhook(
+        portal_id=portal.id,
+        url="http://h/3",
+        secret="s" * 16,
+        event_filter=EventFilter(),
+        active=False,
+        now=NOW,
+    )
     await store.mutate(portal.id, [A, B], writes(d1, A, B, at=NOW + 1, status=SUB))
     await store.mutate(other.id, [A], writes(o1, A))
     ledger = await store.ledger(portal.id)

@@ -10,7 +10,7 @@ import pytest
 from commpref.domain.model import Status
 from commpref.domain.webhooks import DeliveryState, EventFilter, Webhook
 from commpref.storage.base import Store
-from tests.integration.test_store_ledger import A, B, NOW, new_portal, writes
+from tests.integration.test_store_ledger import NOW, A, B, new_portal, writes
 
 LEASE = NOW + 60_000
 SECRET = "whsec_" + "x" * 20
@@ -18,9 +18,13 @@ SECRET = "whsec_" + "x" * 20
 
 async def hook(store: Store, portal_id: int, *, active: bool = True) -> Webhook:
     return await store.create_webhook(
-        portal_id=portal_id, url="http://127.0.0.1:9/hook", secret=SECRET,
-        event_filter=EventFilter(frozenset({Status.UNSUBSCRIBED})), active=active, now=NOW,
-    )  # fmt: skip
+        portal_id=portal_id,
+        url="http://127.0.0.1:9/hook",
+        secret=SECRET,
+        event_filter=EventFilter(frozenset({Status.UNSUBSCRIBED})),
+        active=active,
+        now=NOW,
+    )
 
 
 async def test_webhooks_belong_to_their_portal(store: Store) -> None:
@@ -28,8 +32,11 @@ async def test_webhooks_belong_to_their_portal(store: Store) -> None:
     other, _ = await new_portal(store, "Other")
     created = await hook(store, portal.id)
     assert (created.url, created.secret, created.active, created.created_at) == (
-        "http://127.0.0.1:9/hook", SECRET, True, NOW,
-    )  # fmt: skip
+        "http://127.0.0.1:9/hook",
+        SECRET,
+        True,
+        NOW,
+    )
     assert created.event_filter == EventFilter(frozenset({Status.UNSUBSCRIBED}))
     assert await store.get_webhook(portal.id, created.id) == created
     assert await store.get_webhook(other.id, created.id) is None
@@ -37,13 +44,21 @@ async def test_webhooks_belong_to_their_portal(store: Store) -> None:
     assert await store.list_webhooks(other.id) == []
     assert await store.update_webhook(other.id, created.id, now=NOW, active=False) is None
     changed = await store.update_webhook(
-        portal.id, created.id, now=NOW + 1, url="https://example.com/h", active=False,
-        event_filter=EventFilter(include_wide=False), secret="whsec_" + "y" * 20,
-    )  # fmt: skip
+        portal.id,
+        created.id,
+        now=NOW + 1,
+        url="https://example.com/h",
+        active=False,
+        event_filter=EventFilter(include_wide=False),
+        secret="whsec_" + "y" * 20,
+    )
     assert changed is not None
     assert (changed.url, changed.active, changed.updated_at, changed.secret) == (
-        "https://example.com/h", False, NOW + 1, "whsec_" + "y" * 20,
-    )  # fmt: skip
+        "https://example.com/h",
+        False,
+        NOW + 1,
+        "whsec_" + "y" * 20,
+    )
     assert changed.event_filter == EventFilter(include_wide=False)
     with pytest.raises(ValueError, match="unknown webhook field"):
         await store.update_webhook(portal.id, created.id, now=NOW, owner=3)
@@ -66,21 +81,36 @@ async def test_claims_follow_ledger_order_per_subscriber_and_leases(store: Store
     assert await store.claim_deliveries(now=NOW + 1, lease_until=LEASE, limit=10) == []
     a_first, b_first = first
     await store.finish_delivery(
-        a_first.delivery.id, state=DeliveryState.PENDING, attempts=1, next_attempt_at=NOW + 500,
-        status_code=503, error="HTTP 503", now=NOW + 2,
-    )  # fmt: skip
+        a_first.delivery.id,
+        state=DeliveryState.PENDING,
+        attempts=1,
+        next_attempt_at=NOW + 500,
+        status_code=503,
+        error="HTTP 503",
+        now=NOW + 2,
+    )
     await store.finish_delivery(
-        b_first.delivery.id, state=DeliveryState.DELIVERED, attempts=1, next_attempt_at=NOW + 2,
-        status_code=200, error=None, now=NOW + 2,
-    )  # fmt: skip
+        b_first.delivery.id,
+        state=DeliveryState.DELIVERED,
+        attempts=1,
+        next_attempt_at=NOW + 2,
+        status_code=200,
+        error=None,
+        now=NOW + 2,
+    )
     # A's first is back but not due; its second still waits behind it.
     assert await store.claim_deliveries(now=NOW + 3, lease_until=LEASE, limit=10) == []
     retried = await store.claim_deliveries(now=NOW + 500, lease_until=LEASE, limit=10)
     assert [(c.delivery.id, c.delivery.attempts) for c in retried] == [(a_first.delivery.id, 1)]
     await store.finish_delivery(
-        a_first.delivery.id, state=DeliveryState.DELIVERED, attempts=2, next_attempt_at=NOW,
-        status_code=204, error=None, now=NOW + 501,
-    )  # fmt: skip
+        a_first.delivery.id,
+        state=DeliveryState.DELIVERED,
+        attempts=2,
+        next_attempt_at=NOW,
+        status_code=204,
+        error=None,
+        now=NOW + 501,
+    )
     second = await store.claim_deliveries(now=NOW + 501, lease_until=LEASE, limit=10)
     assert [(c.entry.event.email, c.entry.event.changes[0].target) for c in second] == [(A, d2)]
     # An expired lease makes a delivery claimable again (a worker died mid-send).
@@ -123,16 +153,23 @@ async def test_paused_webhooks_wait_retry_and_replay_queue_again(store: Store) -
     await store.update_webhook(portal.id, h.id, now=NOW, active=True)
     (claimed,) = await store.claim_deliveries(now=NOW, lease_until=LEASE, limit=10)
     await store.finish_delivery(
-        claimed.delivery.id, state=DeliveryState.FAILED, attempts=30, next_attempt_at=NOW,
-        status_code=None, error="ConnectError: refused", now=NOW + 1,
-    )  # fmt: skip
+        claimed.delivery.id,
+        state=DeliveryState.FAILED,
+        attempts=30,
+        next_attempt_at=NOW,
+        status_code=None,
+        error="ConnectError: refused",
+        now=NOW + 1,
+    )
     (failed,) = await store.deliveries(portal.id, h.id)
     assert (failed.state, failed.last_error) == (DeliveryState.FAILED, "ConnectError: refused")
     assert await store.retry_deliveries(portal.id, h.id, [failed.id], now=NOW + 2) == 1
     (retry,) = await store.claim_deliveries(now=NOW + 2, lease_until=LEASE, limit=10)
     assert (retry.delivery.id, retry.delivery.attempts, retry.delivery.created_at) == (
-        failed.id, 0, NOW + 2,
-    )  # fmt: skip
+        failed.id,
+        0,
+        NOW + 2,
+    )
     assert retry.entry.event.email == A
 
     await store.mutate(portal.id, [B], writes(d1, B, at=NOW + 3))

@@ -91,6 +91,9 @@ def rejection_applies(case: Any, operation: Any) -> bool:
         if info.mode == GenerationMode.NEGATIVE
     }
     negative.discard("header")
+    media = (case.media_type or "").lower()
+    if "body" in negative and media and "json" not in media:
+        negative.discard("body")  # a raw upload (text/csv, …) is bytes: any bytes are a file
     declared = {p.name for p in operation.query}
     if "query" in negative and set(case.query or {}) - declared:
         negative.discard("query")

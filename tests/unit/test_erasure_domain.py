@@ -5,12 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from hypothesis import given
-from hypothesis import strategies as st
-
 from commpref.domain import erasure, rules
 from commpref.domain.model import Status
-from commpref.storage.postgres_ext import hmac_pads
 from tests.unit.builders import NOW, brands_context, context
 
 
@@ -20,15 +16,6 @@ def test_the_key_is_hmac_sha256_of_the_address_under_the_portal_secret() -> None
     assert key != erasure.subject_key(b"other-secret", "a@example.com")
     assert erasure.label(key) == "erased:" + key.hex()
     assert erasure.is_label(erasure.label(key)) and not erasure.is_label("a@example.com")
-
-
-@given(st.binary(min_size=1, max_size=200), st.text(max_size=80))
-def test_postgres_computes_the_same_hmac_from_the_padded_key_blocks(
-    secret: bytes, email: str
-) -> None:
-    inner, outer = hmac_pads(secret)
-    in_sql = hashlib.sha256(outer + hashlib.sha256(inner + email.encode()).digest()).digest()
-    assert in_sql == erasure.subject_key(secret, email)
 
 
 def test_an_erased_address_reads_as_opted_out_of_everything() -> None:

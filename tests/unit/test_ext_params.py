@@ -27,8 +27,13 @@ def test_defaults_fill_in_and_undeclared_parameters_are_ignored() -> None:
 
 
 def test_values_are_parsed() -> None:
-    raw = {"limit": "5", "since": "abc", "history": "TRUE", "format": "jsonl",
-           "startTime": "2026-05-01T10:00:00Z"}  # fmt: skip
+    raw = {
+        "limit": "5",
+        "since": "abc",
+        "history": "TRUE",
+        "format": "jsonl",
+        "startTime": "2026-05-01T10:00:00Z",
+    }
     assert parse_params(DECLARED, raw) == {
         "limit": 5,
         "since": "abc",
@@ -63,3 +68,10 @@ def test_required_parameters_and_times() -> None:
     assert parse_time("1700000000000") == 1_700_000_000_000
     assert parse_time("2026-05-01T12:00:00+02:00") == 1_777_629_600_000
     assert parse_time("tomorrow") is None
+
+
+def test_nul_characters_and_out_of_range_times_are_refused() -> None:
+    with pytest.raises(ValidationError, match="NUL characters are not allowed"):
+        parse_params(DECLARED, {"since": "a\x00b"})
+    with pytest.raises(ValidationError, match="Expected epoch milliseconds"):
+        parse_params(DECLARED, {"startTime": "9" * 19})  # beyond int64

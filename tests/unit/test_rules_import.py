@@ -198,7 +198,7 @@ def test_without_allow_no_row_ever_turns_an_opt_out_into_something_else(
         assert sub.wide[0].status is UNSUB
 
 
-# --- reading one record ----------------------------------------------------------------------------
+# --- reading one record -------------------------------------------------------------------------
 
 
 def read(**record: Any) -> ImportRow | ReportRow:
@@ -213,7 +213,11 @@ def test_a_valid_record_is_normalised() -> None:
 
 @pytest.mark.parametrize(
     ("record", "ts"),
-    [({"timestamp": str(NOW - 5)}, NOW - 5), ({}, NOW), ({"timestamp": "2026-05-01T10:00:00"}, NOW)],
+    [
+        ({"timestamp": str(NOW - 5)}, NOW - 5),
+        ({}, NOW),
+        ({"timestamp": "2026-05-01T10:00:00"}, NOW),
+    ],
 )
 def test_timestamps_are_epoch_ms_or_iso_and_default_to_the_jobs_time(
     record: dict[str, str], ts: int
@@ -265,3 +269,12 @@ def test_gdpr_portals_need_the_legal_basis_pair_to_subscribe() -> None:
     assert isinstance(read_record(gdpr, 3, full, now=NOW), ImportRow)
     opt_out = {**base, "status": "UNSUBSCRIBED"}
     assert isinstance(read_record(gdpr, 3, opt_out, now=NOW), ImportRow)
+
+
+def test_text_fields_are_stored_clean() -> None:
+    got = read(source="Bounce\x00list", legal_basis_explanation="\ud800x")
+    assert isinstance(got, ImportRow)
+    assert got.source == "Bounce\ufffdlist"
+    assert got.legal_basis_explanation == "?x"
+    assert isinstance(read(timestamp="-1"), ReportRow)
+    assert isinstance(read(timestamp="10000-01-01"), ReportRow)

@@ -38,9 +38,9 @@ def test_filters_choose_changes(event_filter: EventFilter, passing: set[Change])
 def test_filters_survive_their_json() -> None:
     for f in (EventFilter(), EventFilter(frozenset({UNSUB, SUB}), frozenset({3, 1}), False)):
         assert EventFilter.from_json(f.to_json()) == f
-    assert '"statuses":["SUBSCRIBED","UNSUBSCRIBED"]' in EventFilter(
-        frozenset({UNSUB, SUB})
-    ).to_json()
+    assert (
+        '"statuses":["SUBSCRIBED","UNSUBSCRIBED"]' in EventFilter(frozenset({UNSUB, SUB})).to_json()
+    )
 
 
 def test_backoff_doubles_up_to_its_cap_and_gives_up_after_the_window() -> None:

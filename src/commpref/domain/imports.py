@@ -32,6 +32,7 @@ from commpref.domain.model import (
 ALL = "ALL"  # the subscription column's value for the opt-out-of-all switch
 DEFAULT_SOURCE = "Import"
 MAX_TEXT = 1000  # longest source or explanation accepted
+MAX_TIMESTAMP = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 COLUMNS = (
     "email",
     "subscription_id",
@@ -154,25 +155,32 @@ def column(name: str) -> str:
 
 
 def parse_timestamp(value: str) -> int | None:
-    """Epoch milliseconds (an integer) or an ISO 8601 time (UTC unless it says otherwise)."""
+    """Epoch milliseconds (an integer) or an ISO 8601 time (UTC unless it says otherwise),
+    from 1970 to the end of year 9999; None for anything else."""
     value = value.strip()
     if _DIGITS.fullmatch(value):
-        return int(value)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+        ms = int(value)
+    else:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        ms = int(parsed.timestamp() * 1000)
+    return ms if 0 <= ms <= MAX_TIMESTAMP else None
 
 
 def _text(value: Any) -> str:
+    """A field as clean text: no NUL (PostgreSQL cannot store it) and no lone surrogates."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value).strip()
+    text = str(value).strip()
+    if text.isascii():  # the common case, and the cheap one
+        return text.replace("\x00", "\ufffd") if "\x00" in text else text
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def _definition(ctx: PortalContext, raw_id: str, name: str) -> Definition | str:
@@ -199,7 +207,8 @@ def read_record(
     """One record (keys already canonical, see `column`) as a valid row, or the reason it
     is rejected. Rows without a timestamp take `now` (the job's creation)."""
     raw_email = _text(record.get("email"))
-    email = emails.parse(raw_email)
+    # U+FFFD stands for bytes that were not UTF-8 (or a NUL): never part of a real address.
+    email = None if "\ufffd" in raw_email else emails.parse(raw_email)
 
     def reject(reason: str) -> ReportRow:
         return ReportRow(line, raw_email, "REJECTED", reason)
@@ -236,7 +245,9 @@ def read_record(
     raw_ts = _text(record.get("timestamp"))
     timestamp = parse_timestamp(raw_ts) if raw_ts else now
     if timestamp is None:
-        return reject(f"Invalid timestamp {raw_ts}; use epoch milliseconds or ISO 8601")
+        return reject(
+            f"Invalid timestamp {raw_ts}; use epoch milliseconds or ISO 8601 (1970 to 9999)"
+        )
     legal_basis = _text(record.get("legal_basis")).upper() or None
     if legal_basis is not None and legal_basis not in _LEGAL_BASES:
         return reject(f"Invalid legal_basis {legal_basis}")

@@ -111,7 +111,7 @@ def _bad(p: ExtParam, value: str, expected: str) -> ValidationError:
 def parse_time(value: str) -> int | None:
     """Epoch milliseconds from an integer or an ISO 8601 time (UTC unless it says)."""
     if _DIGITS.fullmatch(value):
-        return int(value)
+        return parse_int64(value)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -134,6 +134,8 @@ def parse_params(declared: tuple[ExtParam, ...], raw: dict[str, str]) -> dict[st
             continue
         parsed: Any
         if p.kind == "str":
+            if "\x00" in value:
+                raise _bad(p, value.replace("\x00", "\\0"), "NUL characters are not allowed")
             parsed = value
         elif p.kind == "int":
             parsed = parse_int64(value)

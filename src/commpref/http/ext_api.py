@@ -23,6 +23,7 @@ from commpref.http.errors import internal_error, render_error
 from commpref.http.ext import PREFIX, VERSION, ExtOperation, ExtRequest, Stream, decode_body
 from commpref.http.ext import parse_params as parse_ext_params
 from commpref.http.ext_ops import EXT_OPERATIONS
+from commpref.http.overload import Gate
 from commpref.http.params import check_content_type, credential, query_dict
 from commpref.http.request import Runtime
 from commpref.http.routing import Router
@@ -44,7 +45,7 @@ class ExtApi:
         runtime: Runtime,
         operations: tuple[ExtOperation, ...] = EXT_OPERATIONS,
         *,
-        gate: Any = None,
+        gate: Gate | None = None,
     ) -> None:
         self.runtime = runtime
         self.operations = operations
@@ -76,7 +77,7 @@ class ExtApi:
             )
             body = b"" if isinstance(payload, Stream) else _encode(payload)
         except ClientDisconnected:
-            if held:
+            if held and self.gate is not None:
                 self.gate.release()
             return 499
         except CommprefError as exc:
@@ -85,7 +86,7 @@ class ExtApi:
         except Exception as exc:
             logs.error("unhandled error", cid, exc)
             status, body = internal_error(cid)
-        if held:  # a streamed download is not held against the limit while it runs
+        if held and self.gate is not None:  # a download is not held against the limit
             self.gate.release()
         cid_bytes = cid.encode()
         common = [(b"x-hubspot-correlation-id", cid_bytes), (b"x-request-id", cid_bytes), *extra]

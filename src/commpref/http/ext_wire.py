@@ -6,7 +6,7 @@ typed `X | None` is always sent (`null` when unset).
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 
@@ -166,9 +166,12 @@ def report_line(r: ReportRow) -> ReportLine:
 # --- webhooks --------------------------------------------------------------------------------
 
 
+DefinitionId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+
+
 class EventFilterBody(_Wire, kw_only=True):
     statuses: list[V4Status] | None = None  # deliver changes to these statuses only
-    subscriptionIds: list[Int64] | None = None  # deliver changes of these definitions only
+    subscriptionIds: list[DefinitionId] | None = None  # deliver changes of these definitions only
     includeWide: bool = True  # deliver opt-out-of-all changes
 
 
@@ -222,9 +225,13 @@ class DeliveryList(_Wire, kw_only=True):
     hasMore: bool
 
 
+DeliveryId = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+
+
 class Replay(_Wire, kw_only=True):
     since: str | None = None  # a history cursor: re-deliver the ledger after it
-    deliveryIds: list[Int64] | None = None  # or: send these deliveries again
+    deliveryIds: Annotated[list[DeliveryId], msgspec.Meta(max_length=1000)] | None = None
+    # ^ or: send these deliveries again
 
 
 class ReplayResult(_Wire, kw_only=True):

@@ -134,13 +134,18 @@ async def create_import(rq: ExtRequest) -> ExtReply:
             actor=rq.call.actor.label(),
             correlation_id=rq.call.correlation_id,
         )
-        job = await imports.stage(
-            store=rq.runtime.store,
-            job=job,
-            ctx=rq.call.ctx,
-            path=path,
-            chunk_rows=settings.import_chunk_rows,
-        )
+        try:
+            job = await imports.stage(
+                store=rq.runtime.store,
+                job=job,
+                ctx=rq.call.ctx,
+                path=path,
+                chunk_rows=settings.import_chunk_rows,
+            )
+        except Exception:
+            # An unreadable file (or a lost database): the job never becomes claimable.
+            await rq.runtime.store.cancel_import(job.id, now=rq.call.now)
+            raise
     return 202, ext_wire.import_job(job)
 
 

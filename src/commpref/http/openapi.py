@@ -22,6 +22,8 @@ _ERROR_TEXT = {
     401: "Missing, unknown, revoked or expired credentials",
     403: "Missing scopes (MISSING_SCOPES)",
     404: "Unknown address with strict_v3_unknown_404 (OBJECT_NOT_FOUND)",
+    405: "A subscriber id spelled like a literal path segment (`batch`, `bulk`) names that "
+    "path, which takes another method (API.md §2.5)",
     408: "The request body was not received in time",
     413: "Request body too large",
     414: "Request URI too long",
@@ -86,6 +88,8 @@ def _operation(o: Operation, version: str) -> dict[str, Any]:
     errors = [400, 401, 403, 414, 429, 500, 503]
     if o.v3_style and o.has_body:
         errors.append(404)
+    if o.path_param:
+        errors.append(405)
     if o.has_body:
         errors += [408, 413, 415]
     for code in sorted(errors):

@@ -69,6 +69,8 @@ def _operation(o: ExtOperation) -> dict[str, Any]:
             "name": p.name,
             "in": "query",
             "required": p.required,
+            # `?name=` counts as absent for an optional parameter (`http.ext.parse_params`)
+            **({} if p.required else {"allowEmptyValue": True}),
             "description": p.description,
             "schema": _param_schema(p),
         }
@@ -130,6 +132,11 @@ def security_scheme() -> dict[str, Any]:
 
 def components(operations: tuple[ExtOperation, ...]) -> dict[str, Any]:
     """Schemas of every Struct the extension operations answer or accept."""
-    structs = [*ext_wire.RESPONSE_STRUCTS, *(o.body for o in operations if o.body is not None)]
+    structs: list[Any] = [*ext_wire.RESPONSE_STRUCTS]
+    for o in operations:
+        structs += [r for r in o.responses.values() if not isinstance(r, str)]
+        if o.body is not None:
+            structs.append(o.body)
+    structs = list(dict.fromkeys(structs))
     _, found = msgspec.json.schema_components(structs, ref_template=_REF)
     return found

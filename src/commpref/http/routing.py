@@ -89,25 +89,18 @@ class Router(Generic[T]):
         if version not in self.versions:
             raise not_found(method, raw_path)
         rest = segments[3:]
-        refusal: MethodNotAllowed | NotFound | None = None
         for template in self.templates:
             matched, param = template.match(rest)
             if not matched:
                 continue
             methods = template.ops.get(version)
-            target = methods.get(method) if methods else None
-            if target is not None:
-                return target, version, None if param is None else decode_segment(param)
-            # A less specific template may still take this method: `GET …/statuses/batch/
-            # unsubscribe-all` is D for the subscriber "batch", not H's 405 (issue 7: 405 is
-            # not a documented answer of D). Otherwise the most specific template's answer stands.
-            if refusal is None:
-                refusal = (
-                    method_not_allowed(method, raw_path, methods)
-                    if methods
-                    else not_found(method, raw_path)
-                )
-        raise refusal or not_found(method, raw_path)
+            if not methods:
+                raise not_found(method, raw_path)
+            target = methods.get(method)
+            if target is None:
+                raise method_not_allowed(method, raw_path, methods)
+            return target, version, None if param is None else decode_segment(param)
+        raise not_found(method, raw_path)
 
 
 def method_not_allowed(method: str, path: str, allowed: Iterable[str]) -> MethodNotAllowed:

@@ -20,7 +20,7 @@ from commpref.errors import ValidationError
 from commpref.storage.base import Store, StoredEvent
 
 SCAN_ROWS = 10_000  # ledger entries one page may look at before answering
-_POSITION = re.compile(r"(\d{1,19})\.(-1|\d{1,9})")
+_POSITION = re.compile(r"(\d{1,18})\.(-1|\d{1,9})")  # ids stay within int64
 ALL = "ALL"
 
 

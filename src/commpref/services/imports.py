@@ -45,6 +45,7 @@ from commpref.storage.base_jobs import ImportChunk
 FORMATS = ("csv", "jsonl")
 CHUNK_ROWS = 5000  # valid rows per chunk: one transaction each
 LEASE_MS = 120_000  # a job untouched this long is taken over by another worker
+STAGE_IN_FLIGHT = 4  # chunk writes under way while the file is read
 _STATUS = (Status.NOT_SPECIFIED, Status.SUBSCRIBED, Status.UNSUBSCRIBED)
 _CODE = {s: i for i, s in enumerate(_STATUS)}
 _Packed = list[tuple[int, str, int | None, int, int, int, str, str | None, str | None]]
@@ -83,10 +84,24 @@ def detect_format(given: str | None, name: str | None, content_type: str | None 
 # --- reading a file ------------------------------------------------------------------------
 
 
+def _without_nul(lines: Iterator[str]) -> Iterator[str]:
+    """The csv module refuses NUL characters; they become U+FFFD (and the row is rejected)."""
+    for text in lines:
+        yield text.replace("\x00", "\ufffd")
+
+
+def _rows(reader: Any, line: Callable[[], int]) -> Iterator[list[str]]:
+    """The reader's rows; a malformed file (e.g. a field over the csv limit) is a 400."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise ValidationError(f"Invalid CSV near line {line()}: {exc}") from exc
+
+
 def csv_header(path: Path) -> list[str]:
     """The canonical column names of a CSV file; a 400 when a required one is missing."""
     with path.open(newline="", encoding="utf-8-sig", errors="replace") as f:
-        header = next(csv.reader(f), [])
+        header = next(_rows(csv.reader(_without_nul(f)), lambda: 1), [])
     columns = [column(h) for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if "subscription_id" not in columns and "subscription_name" not in columns:
@@ -105,10 +120,10 @@ def records(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
     if fmt == "csv":
         header = csv_header(path)
         with path.open(newline="", encoding="utf-8-sig", errors="replace") as f:
-            reader = csv.reader(f)
+            reader = csv.reader(_without_nul(f))
             next(reader, None)
             line = reader.line_num + 1
-            for fields in reader:
+            for fields in _rows(reader, lambda: reader.line_num):
                 start, line = line, reader.line_num + 1
                 if not fields or not any(x.strip() for x in fields):
                     continue
@@ -186,17 +201,33 @@ async def stage(
     """Read the file into the job (which must be UPLOADING); it becomes PENDING, or
     PROCESSING leased to `owner`."""
     chunks = staged_chunks(path, job.format, ctx, now=job.created_at, chunk_rows=chunk_rows)
+
+    def read() -> tuple[StagedChunk, bytes] | None:
+        chunk = next(chunks, None)
+        return None if chunk is None else (chunk, pack(chunk.rows))
+
     seq = total = rejected = 0
-    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-        packed = await asyncio.to_thread(pack, chunk.rows)
-        await store.add_import_chunk(
-            job.id, ImportChunk(seq, chunk.first_line, len(chunk.rows), packed), chunk.rejects
-        )
-        seq += 1
-        total += len(chunk.rows) + len(chunk.rejects)
-        rejected += len(chunk.rejects)
-        if progress is not None:
-            progress(len(chunk.rows) + len(chunk.rejects))
+    writing: set[asyncio.Task[None]] = set()
+    try:
+        while (item := await asyncio.to_thread(read)) is not None:
+            chunk, packed = item
+            # A few chunk writes in flight while the next chunk is read: the store commits
+            # them together (SQLite group commit), one fsync for several.
+            if len(writing) >= STAGE_IN_FLIGHT:
+                done, writing = await asyncio.wait(writing, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()
+            stored = ImportChunk(seq, chunk.first_line, len(chunk.rows), packed)
+            writing.add(asyncio.create_task(store.add_import_chunk(job.id, stored, chunk.rejects)))
+            seq += 1
+            total += len(chunk.rows) + len(chunk.rejects)
+            rejected += len(chunk.rejects)
+            if progress is not None:
+                progress(len(chunk.rows) + len(chunk.rejects))
+        await asyncio.gather(*writing)
+    finally:
+        for task in writing:
+            task.cancel()
     now = now_ms()
     return await store.finish_upload(
         job.id,

@@ -25,17 +25,34 @@ def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
+def _printable(text: str) -> bool:
+    """No control characters, and plain UTF-8 (what every backend can store)."""
+    if not text.isprintable():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL:
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a malformed port
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok or len(url) > MAX_URL or not _printable(url):
         message = f"Invalid webhook url {url!r}: use an absolute http(s) URL"
         raise ValidationError(message, errors=[{"message": message, "in": "url"}])
-    return url.strip()
+    return url
 
 
 def check_secret(secret: str) -> str:
-    if len(secret) < 16:
-        message = "A webhook secret needs at least 16 characters"
+    if not 16 <= len(secret) <= 200 or not _printable(secret):
+        message = "A webhook secret is 16 to 200 printable characters"
         raise ValidationError(message, errors=[{"message": message, "in": "secret"}])
     return secret
 

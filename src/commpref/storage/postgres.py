@@ -35,6 +35,7 @@ from commpref.storage import postgres_sql as sql
 from commpref.storage.base import Outcome, Plan, RateCount, Store, StoredEvent, T
 from commpref.storage.migrations import LATEST
 from commpref.storage.postgres_ext import PostgresExtensions
+from commpref.storage.postgres_jobs import PostgresJobs
 
 MUTATE_ATTEMPTS = 5  # our writers lock in one order; this covers foreign sessions and surprises
 CLOSE_TIMEOUT = 10.0  # seconds
@@ -49,14 +50,14 @@ _RETRYABLE = (
 )
 
 
-class PostgresStore(PostgresExtensions, Store):
+class PostgresStore(PostgresExtensions, PostgresJobs, Store):
     kind = "postgresql"
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.pool_size = pool_size
         self._pool: Any = None
-        self._portal_pads: dict[int, tuple[bytes, bytes]] = {}  # see postgres_ext.hmac_pads
+        self._portal_secrets: dict[int, bytes] = {}  # never change: see postgres_ext._secret
 
     # --- lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
@@ -289,9 +290,8 @@ class PostgresStore(PostgresExtensions, Store):
         if not emails:
             return {}
         async with self._connection() as con:
-            inner, outer = await self._pads(con, portal_id)
-            rows = await con.fetch(sql.LOAD_SUBSCRIBERS, portal_id, list(emails), inner, outer)
-            return await self._subscribers(con, portal_id, rows)
+            rows = await con.fetch(sql.LOAD_SUBSCRIBERS, portal_id, list(emails))
+            return await self._subscribers(con, portal_id, rows, emails)
 
     async def mutate(self, portal_id: int, emails: Sequence[str], plan: Plan[T]) -> T:
         addresses = list(dict.fromkeys(emails))
@@ -317,12 +317,11 @@ class PostgresStore(PostgresExtensions, Store):
         self, con: Any, portal_id: int, addresses: list[str], plan: Plan[T]
     ) -> Outcome[T]:
         """`mutate`'s work inside an open transaction (import chunks run it too)."""
-        inner, outer = await self._pads(con, portal_id)
         await con.execute(sql.CLAIM_SUBSCRIBERS, portal_id, addresses)
         # A separate statement, so its snapshot is taken after the locks are held.
-        rows = await con.fetch(sql.LOAD_CLAIMED, portal_id, addresses, inner, outer)
-        in_db = {r["email"] for r in rows if r["erased_at"] is None}
-        stored = await self._subscribers(con, portal_id, rows)
+        rows = await con.fetch(sql.LOAD_CLAIMED, portal_id, addresses)
+        in_db = {r["email"] for r in rows if r["email"] is not None}
+        stored = await self._subscribers(con, portal_id, rows, addresses)
         subs = {e: stored.get(e) or Subscriber(e) for e in addresses}
         outcome = plan(subs)
         touched = sorted(outcome.touched)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from commpref.errors import Unavailable
+from commpref.errors import Unavailable, ValidationError
 from commpref.storage import postgres_sql as sql
 from commpref.storage.migrations import LATEST, MIGRATIONS, Migration
 
@@ -115,6 +115,10 @@ async def connection(pool: Any) -> AsyncIterator[Any]:
         raise Unavailable(DOWN_MESSAGE) from exc
     try:
         yield con
+    except asyncpg.CharacterNotInRepertoireError as exc:
+        # Input PostgreSQL cannot hold in text (a NUL character): the caller's mistake, not
+        # ours (found by the fuzzer, issue 7).
+        raise ValidationError("Text values cannot contain the NUL character") from exc
     except (*CONNECTION_ERRORS, asyncpg.InternalClientError) as exc:
         # InternalClientError: a backend killed while idle leaves asyncpg's protocol
         # waiting for a reply that never comes; that connection is beyond use.

@@ -12,6 +12,10 @@ from commpref.domain.webhooks import Delivery, DeliveryState, EventFilter, Webho
 # --- subscribers ---------------------------------------------------------------------------
 
 PORTAL_SECRET = "SELECT secret FROM portals WHERE id = $1"
+SUPPRESSED = """
+SELECT subject_key, erased_at FROM suppressions
+WHERE portal_id = $1 AND subject_key = ANY($2::bytea[])
+"""
 SCOPE_OF_SUPPRESSED = """
 SELECT ARRAY(SELECT id FROM definitions WHERE portal_id = $1 AND is_active ORDER BY id),
        ARRAY(SELECT id FROM business_units WHERE portal_id = $1 ORDER BY id)

@@ -193,28 +193,23 @@ ON CONFLICT (portal_id, email) DO UPDATE SET state = s.state WHERE false
 """
 
 # Placeholders are never loaded: the plan sees those addresses as not stored.
-# Erased addresses (domain.erasure) come back as rows with `erased_at` and no state. Their
-# keyed hash is HMAC-SHA256 computed in SQL from the portal key's two padded blocks ($3 inner,
-# $4 outer: see postgres_ext.hmac_pads). The branch runs only when the portal has erased
-# someone (a one-time EXISTS), so for the others it costs one index probe per statement.
-_SUPPRESSED = """
+# Erased addresses (domain.erasure): when the portal has erased anyone, one extra row with a
+# NULL email says so (a one-time EXISTS: portals that never erased anyone pay one index
+# probe), and the store then looks up the keyed hashes of the addresses not found.
+_ERASURES_FLAG = """
 UNION ALL
-SELECT u.e, NULL, NULL, x.erased_at
-FROM unnest($2::text[]) AS u(e)
-JOIN suppressions x ON x.portal_id = $1
-    AND x.subject_key = sha256($4::bytea || sha256($3::bytea || convert_to(u.e, 'UTF8')))
-WHERE EXISTS (SELECT 1 FROM suppressions s WHERE s.portal_id = $1)
+SELECT NULL, NULL, NULL WHERE EXISTS (SELECT 1 FROM suppressions p WHERE p.portal_id = $1)
 """
 
 LOAD_CLAIMED = f"""
-SELECT email, created_at, state, NULL::bigint AS erased_at FROM subscribers
+SELECT email, created_at, state FROM subscribers
 WHERE portal_id = $1 AND email = ANY($2::text[]) AND created_at >= 0
-{_SUPPRESSED}"""
+{_ERASURES_FLAG}"""
 
 LOAD_SUBSCRIBERS = f"""
-SELECT email, created_at, state, NULL::bigint AS erased_at FROM subscribers
+SELECT email, created_at, state FROM subscribers
 WHERE portal_id = $1 AND email = ANY($2::text[])
-{_SUPPRESSED}"""
+{_ERASURES_FLAG}"""
 
 # Every address of the batch has a row by now (stored or placeholder): a plain update.
 SAVE_SUBSCRIBERS = """
