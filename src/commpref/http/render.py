@@ -26,17 +26,22 @@ iso = lru_cache(maxsize=8192)(format_ms)
 
 
 def public_status(email: str, row: StatusRow) -> wire.PublicStatus:
+    # The hot path of every status read: StrEnum members are strings and encode as their
+    # value, so they go in as they are (no `.value`, a slow enum property).
     d = row.definition
+    status: Any = row.status
+    legal_basis: Any = row.legal_basis
+    reason: Any = row.reason
     return wire.PublicStatus(
         subscriberIdString=email,
         subscriptionId=d.id,
         subscriptionName=d.name,
         channel="EMAIL",
-        status=cast(Any, row.status.value),
+        status=status,
         source=row.source,
-        legalBasis=cast(Any, row.legal_basis),
+        legalBasis=legal_basis,
         legalBasisExplanation=row.legal_basis_explanation,
-        setStatusSuccessReason=cast(Any, None if row.reason is None else row.reason.value),
+        setStatusSuccessReason=reason,
         businessUnitId=d.business_unit_id,
         timestamp=iso(row.timestamp),
     )
