@@ -7,6 +7,7 @@ batch costs one statement whatever its size.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -340,8 +341,17 @@ _definitions_decoder = msgspec.json.Decoder(list[_DefinitionTuple] | None)
 def context(row: Row, offset: int = 0) -> PortalContext:
     """A `PORTAL_CONTEXT` row, or the portal part of an `AUTHENTICATE` row from `offset`."""
     values = tuple(row)
-    p = Portal(*values[offset : offset + 9])
-    units, defs = values[offset + 9], values[offset + 10]
+    units = values[offset + 9]
+    return _build_context(values[offset : offset + 9], tuple(units or ()), values[offset + 10])
+
+
+@lru_cache(maxsize=256)
+def _build_context(
+    portal: tuple[Any, ...], units: tuple[int, ...], defs: str | None
+) -> PortalContext:
+    # The row is read fresh on every request; only building the Python values is skipped
+    # when its content is exactly what was seen before (contexts are immutable).
+    p = Portal(*portal)
     decoded = _definitions_decoder.decode(defs) if defs is not None else None
     definitions = tuple(
         Definition(
