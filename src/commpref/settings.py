@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 MIN_LINK_AGE_DAYS = 60  # CASL: an unsubscribe mechanism must work for 60 days after sending
@@ -123,9 +123,6 @@ class Settings:
                 values[f.name] = _coerce(f.default, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
-
-    def with_(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
 
 
 def _coerce(default: Any, raw: str) -> Any:

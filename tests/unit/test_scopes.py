@@ -123,7 +123,6 @@ def test_batch_operation_sets() -> None:
         Op.BATCH_WRITE,
         Op.BATCH_UNSUBSCRIBE_ALL,
     }
-    assert set(scopes.BATCH_READ_OPS) == {Op.BATCH_READ, Op.BATCH_READ_WIDE}
 
 
 EXTENSIONS = {

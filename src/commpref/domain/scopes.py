@@ -68,7 +68,6 @@ ALTERNATIVES: dict[Op, tuple[frozenset[str], ...]] = {
     Op.GENERATE_LINKS: (frozenset({READ_WRITE}), frozenset({READ, WRITE})),
 }
 
-BATCH_READ_OPS = frozenset({Op.BATCH_READ, Op.BATCH_READ_WIDE})
 BATCH_OPS = frozenset({Op.BATCH_READ, Op.BATCH_READ_WIDE, Op.BATCH_WRITE, Op.BATCH_UNSUBSCRIBE_ALL})
 
 # Every scope name a token may carry.
