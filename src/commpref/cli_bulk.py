@@ -147,6 +147,8 @@ async def _report(store: Store, job_id: int, path: Path | None) -> tuple[int, li
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Write rejected and skipped rows (CSV) here.")  # fmt: skip
 @click.option("--chunk-rows", type=int, default=None, help="Rows per transaction.")
+@click.option("--max-rate", type=click.FloatRange(min=1), default=None, metavar="ROWS",
+              help="Apply at most ROWS rows per second (leaves room for live traffic).")  # fmt: skip
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @database_url_option
 def import_command(
@@ -156,6 +158,7 @@ def import_command(
     allow_resubscribe: bool,
     report_path: Path | None,
     chunk_rows: int | None,
+    max_rate: float | None,
     progress: bool,
     database_url: str | None,
 ) -> None:
@@ -166,6 +169,12 @@ def import_command(
 
     settings = cli._settings(database_url)
     rows_per_chunk = chunk_rows or settings.import_chunk_rows
+    if max_rate is not None and rows_per_chunk / max_rate > imports.LEASE_MS / 2000:
+        # One chunk's pause must stay well inside the lease, or another worker takes over.
+        raise click.BadParameter(
+            f"at most {imports.LEASE_MS // 2000} s per chunk: raise it or lower --chunk-rows",
+            param_hint="--max-rate",
+        )
     console = _console()
     bar = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -212,8 +221,9 @@ def import_command(
         bar.update(applying, completed=job.processed_rows)
         if mine:
             job = await imports.run(
-                store=store, job=job, owner=owner, progress=lambda n: bar.advance(applying, n)
-            )
+                store=store, job=job, owner=owner, max_rows_per_second=max_rate,
+                progress=lambda n: bar.advance(applying, n),
+            )  # fmt: skip
         while job.status not in FINISHED:  # another live process runs it: follow along
             await asyncio.sleep(FOLLOW_POLL_S)
             job = await store.get_import(job.id) or job

@@ -198,7 +198,10 @@ def test_a_cli_import_killed_midway_resumes_without_duplicates_or_losses(
         "--database-url",
         server.database_url,
     ]
-    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Paced to 20 s in all, so the kill lands midway however fast the machine is.
+    first = subprocess.Popen(
+        [*args, "--max-rate", "2000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         found = jobs(server.database_url, portal.id)
@@ -255,6 +258,21 @@ def test_a_cli_import_killed_midway_resumes_without_duplicates_or_losses(
     # Running it yet again starts a new job that changes nothing.
     third = json.loads(subprocess.run(args, capture_output=True, text=True, check=True).stdout)
     assert (third["job"] != killed.id, third["applied"], third["unchanged"]) == (True, 0, rows)
+
+
+def test_a_pace_too_slow_for_the_job_lease_is_refused_before_anything_is_read(
+    server: Server, tmp_path: Path
+) -> None:
+    portal = server.new_portal()
+    path = tmp_path / "list.csv"
+    path.write_text("email,subscription_id,status\na@example.com,ALL,UNSUBSCRIBED\n")
+    args = [COMMPREF, "import", "--portal", str(portal.id), str(path), "--no-progress",
+            "--database-url", server.database_url, "--chunk-rows", "5000"]  # fmt: skip
+    refused = subprocess.run([*args, "--max-rate", "50"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "--max-rate" in refused.stderr, refused.stderr
+    assert jobs(server.database_url, portal.id) == []
+    paced = subprocess.run([*args, "--max-rate", "100"], capture_output=True, text=True)
+    assert paced.returncode == 0 and json.loads(paced.stdout)["applied"] == 1, paced.stderr
 
 
 # --- export ------------------------------------------------------------------------------------

@@ -314,11 +314,14 @@ async def run(
     owner: str,
     progress: Progress | None = None,
     lease_ms: int = LEASE_MS,
+    max_rows_per_second: float | None = None,
 ) -> ImportJob:
     """Apply every chunk not yet done, then mark the job COMPLETE. Stops early (returning
-    the job as stored) when the job is canceled or another worker took it over."""
+    the job as stored) when the job is canceled or another worker took it over.
+    `max_rows_per_second` paces the chunks so a big import leaves room for live traffic."""
     ctx = await store.portal_context(job.portal_id)
     after = -1
+    started, applied = asyncio.get_running_loop().time(), 0
     while True:
         chunks = await store.import_chunks(job.id, after_seq=after, limit=4)
         if not chunks:
@@ -342,6 +345,10 @@ async def run(
             if progress is not None:
                 progress(chunk.rows)
             after = chunk.seq
+            applied += chunk.rows
+            if max_rows_per_second:
+                due = started + applied / max_rows_per_second
+                await asyncio.sleep(max(0.0, due - asyncio.get_running_loop().time()))
     done = await store.finish_import(
         job.id, owner=owner, status=ImportStatus.COMPLETE, error=None, now=now_ms()
     )
