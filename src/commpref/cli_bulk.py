@@ -148,7 +148,7 @@ async def _report(store: Store, job_id: int, path: Path | None) -> tuple[int, li
               default=None, help="Write rejected and skipped rows (CSV) here.")  # fmt: skip
 @click.option("--chunk-rows", type=int, default=None, help="Rows per transaction.")
 @click.option("--max-rate", type=click.FloatRange(min=1), default=None, metavar="ROWS",
-              help="Apply at most ROWS rows per second (leaves room for live traffic).")  # fmt: skip
+              help="At most ROWS rows a second (leaves room for live traffic).")  # fmt: skip
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @database_url_option
 def import_command(
