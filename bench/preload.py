@@ -29,7 +29,7 @@ from commpref.domain.model import Change, ChangeKind, Status, TypeStatus
 from commpref.domain.scopes import ALL_SCOPES
 from commpref.services import admin
 from commpref.settings import Settings
-from commpref.storage import codec, open_store
+from commpref.storage import codec, open_store, sqlite_sql
 from commpref.storage.base import Store
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -105,18 +105,22 @@ async def _create_portal(store: Store) -> tuple[int, list[int], str]:
 
 
 def _sqlite_rows(
-    portal_id: int, definitions: list[int], start: int, stop: int
+    portal_id: int, definitions: list[int], start: int, stop: int, first_event: int
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Rows of known addresses start..stop: each one's ledger entry is `first_event + i`,
+    which its subscriber row names as its newest (the ledger chain of migration 4)."""
     variants = _variants(definitions)
     subscribers = []
     events = []
     for i in range(start, stop):
         email = known_email(i)
         state, changes = variants[i % 10]
-        subscribers.append((portal_id, email, PRELOAD_TIME, state))
+        event_id = first_event + i
+        subscribers.append((portal_id, email, PRELOAD_TIME, state, event_id))
         events.append(
-            (portal_id, email, PRELOAD_TIME, PRELOAD_SOURCE, "import", "preload", changes)
-        )
+            (event_id, portal_id, email, PRELOAD_TIME, PRELOAD_SOURCE, "import", "preload",
+             changes)
+        )  # fmt: skip
     return subscribers, events
 
 
@@ -148,18 +152,20 @@ def build_sqlite(subscribers: int, *, log: Any = print) -> tuple[Path, Setup]:
     try:
         con.execute("PRAGMA synchronous = OFF")
         con.execute("PRAGMA cache_size = -262144")
+        first_event = con.execute(sqlite_sql.SQL_NEXT_EVENT_ID).fetchone()[0]
         for start in range(0, subscribers, CHUNK):
             subs, events = _sqlite_rows(
-                portal_id, definitions, start, min(start + CHUNK, subscribers)
+                portal_id, definitions, start, min(start + CHUNK, subscribers), first_event
             )
             con.execute("BEGIN")
             con.executemany(
-                "INSERT INTO subscribers (portal_id, email, created_at, state) VALUES (?, ?, ?, ?)",
+                "INSERT INTO subscribers (portal_id, email, created_at, state, last_event) "
+                "VALUES (?, ?, ?, ?, ?)",
                 subs,
             )
             con.executemany(
-                "INSERT INTO events (portal_id, email, at, source, actor, correlation_id, "
-                "changes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO events (id, portal_id, email, at, source, actor, correlation_id, "
+                "changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 events,
             )
             con.execute("COMMIT")

@@ -158,6 +158,54 @@ async def test_erasing_an_unknown_address_still_suppresses_it_in_that_portal_onl
     assert await store.subject_label(portal.id, C) != await store.subject_label(other.id, C)
 
 
+async def test_a_subjects_ledger_follows_it_through_batches_erasures_and_a_second_life(
+    store: Store,
+) -> None:
+    portal, (d1, d2, _) = await new_portal(store)
+
+    def a_twice_and_b(subs: dict[str, Subscriber]) -> Outcome[None]:  # as an import chunk
+        out = [writes(d1, A, B)(subs), writes(d2, A)(subs)]
+        return Outcome(None, {A, B}, [e for o in out for e in o.events])
+
+    await store.mutate(portal.id, [A, B], a_twice_and_b)
+    await store.mutate(portal.id, [B], writes(d2, B, at=NOW + 1))
+    await store.mutate(portal.id, [A], writes(d1, A, at=NOW + 2, status=SUB))
+
+    async def ids(*subjects: str, after_id: int = 0, limit: int = 1000) -> list[int]:
+        found = await store.ledger(
+            portal.id, subjects=list(subjects), after_id=after_id, limit=limit
+        )
+        return [e.id for e in found]
+
+    first_life = await ids(A)
+    assert len(first_life) == 3 and first_life == sorted(first_life)
+    assert [e.id for e in await store.events(portal.id, email=A)] == first_life
+    paged, after = [], 0
+    while page := await ids(A, after_id=after, limit=1):
+        paged += page
+        after = page[-1]
+    assert paged == first_life
+
+    label = await store.subject_label(portal.id, A)
+    await store.erase(portal.id, A, actor="cli", correlation_id="c", source="s", now=NOW + 5)
+    assert await ids(A) == [] and await store.events(portal.id, email=A) == []
+    under_label = await ids(label)
+    assert under_label[:3] == first_life and len(under_label) == 4
+
+    await store.mutate(portal.id, [A], writes(d2, A, at=NOW + 6, status=SUB))
+    second_life = await ids(A)
+    assert len(second_life) == 1 and second_life[0] > under_label[-1]
+    assert await ids(A, label) == under_label + second_life
+    done = await store.erase(portal.id, A, actor="cli", correlation_id="c", source="s", now=NOW + 7)
+    assert done.events_rewritten == 1
+    every = await store.ledger(portal.id, subjects=[label])
+    assert [e.id for e in every[:-1]] == under_label + second_life
+    assert every[-1].event.changes == (erasure.ERASURE_CHANGE,)
+    assert await ids(label, after_id=under_label[1], limit=2) == under_label[2:4]
+    assert [e.event.email for e in await store.ledger(portal.id, subjects=[B])] == [B, B]
+    assert await ids("erased:not-hex") == []
+
+
 # --- export paging ---------------------------------------------------------------------------
 
 

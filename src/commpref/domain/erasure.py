@@ -30,6 +30,15 @@ def label(key: bytes) -> str:
     return LABEL_PREFIX + key.hex()
 
 
+def key_of(label_: str) -> bytes | None:
+    """The keyed hash a label shows, or None for a string that is no label."""
+    try:
+        key = bytes.fromhex(label_.removeprefix(LABEL_PREFIX))
+    except ValueError:
+        return None
+    return key if is_label(label_) and len(key) == 32 else None
+
+
 def is_label(subscriber: str) -> bool:
     return subscriber.startswith(LABEL_PREFIX)
 

@@ -44,9 +44,12 @@ class Migration:
     version: int
     name: str
     sql: str
+    dialects: tuple[str, ...] = tuple(_DIALECTS)  # elsewhere it is recorded, with no statements
 
     def render(self, dialect: str) -> list[str]:
         """The migration's statements for one engine."""
+        if dialect not in self.dialects:
+            return []
         text = self.sql.format(**_DIALECTS[dialect])
         return [s.strip() for s in text.split(";") if s.strip()]
 
@@ -245,6 +248,36 @@ MIGRATIONS: tuple[Migration, ...] = (
             counted {bool} NOT NULL
         )
         """,
+    ),
+    Migration(
+        4,
+        "ledger chains instead of a per-subscriber index (SQLite)",
+        # An index on (portal_id, email, id) costs one random b-tree write per ledger entry,
+        # about half of a batch opt-out's time on SQLite. Instead each entry points at the
+        # subject's previous one (`prev`) and the subscriber row, rewritten by the same
+        # change anyway, points at the newest (`last_event`); an erased address's chain
+        # hangs off its suppression row. Existing ledgers are chained here, using the index
+        # one last time. PostgreSQL keeps its index: its writes are bound by round trips.
+        """
+        ALTER TABLE subscribers ADD COLUMN last_event BIGINT;
+        ALTER TABLE suppressions ADD COLUMN last_event BIGINT;
+        ALTER TABLE events ADD COLUMN prev BIGINT;
+        UPDATE events SET prev = (
+            SELECT max(p.id) FROM events p
+            WHERE p.portal_id = events.portal_id AND p.email = events.email AND p.id < events.id
+        );
+        UPDATE subscribers SET last_event = (
+            SELECT max(e.id) FROM events e
+            WHERE e.portal_id = subscribers.portal_id AND e.email = subscribers.email
+        );
+        UPDATE suppressions SET last_event = (
+            SELECT max(e.id) FROM events e
+            WHERE e.portal_id = suppressions.portal_id
+            AND e.email = 'erased:' || lower(hex(suppressions.subject_key))
+        );
+        DROP INDEX events_by_subscriber
+        """,
+        dialects=("sqlite",),
     ),
 )
 

@@ -59,7 +59,8 @@ async def apply_migrations(
                 continue
             async with con.transaction():
                 # No arguments: one simple-protocol round trip for the whole migration.
-                await con.execute(";\n".join(m.render("postgresql")))
+                if statements := m.render("postgresql"):
+                    await con.execute(";\n".join(statements))
                 await con.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
                     m.version,

@@ -24,6 +24,7 @@ _SUPPRESSED = (
     "SELECT subject_key, erased_at FROM suppressions WHERE portal_id = ? AND subject_key IN"
 )
 _KEYS_PER_STATEMENT = 500
+_LABEL_HEAD = "SELECT last_event FROM suppressions WHERE portal_id = ? AND subject_key = ?"
 
 
 def _stored_event(r: Sequence[Any]) -> StoredEvent:
@@ -70,9 +71,11 @@ def add_suppressed(
         subs[email] = erasure.suppressed_subscriber(email, erased_at, definitions, units)
 
 
-def load(c: Conn, portal_id: int, emails: Sequence[str]) -> dict[str, Subscriber]:
+def load(
+    c: Conn, portal_id: int, emails: Sequence[str], heads: dict[str, int] | None = None
+) -> dict[str, Subscriber]:
     """Stored subscribers, plus erased addresses as suppressed ones."""
-    subs = core.load_subscribers(c, portal_id, emails)
+    subs = core.load_subscribers(c, portal_id, emails, heads)
     add_suppressed(c, portal_id, emails, subs)
     return subs
 
@@ -82,10 +85,11 @@ def load(c: Conn, portal_id: int, emails: Sequence[str]) -> dict[str, Subscriber
 
 def apply(c: Conn, portal_id: int, emails: Sequence[str], plan: Any) -> Outcome[Any]:
     """What `mutate` does inside its transaction (also used by import chunks)."""
-    stored = load(c, portal_id, emails)
+    heads: dict[str, int] = {}
+    stored = load(c, portal_id, emails, heads)
     subs = {e: stored.get(e) or Subscriber(e) for e in emails}
     outcome: Outcome[Any] = plan(subs)
-    core.save(c, portal_id, subs, outcome)
+    core.save(c, portal_id, subs, outcome, heads)
     return outcome
 
 
@@ -102,16 +106,14 @@ def ledger(
     at_from: int | None,
     at_to: int | None,
 ) -> list[StoredEvent]:
-    where = ["id > ?"]
-    args: list[Any] = [after_id]
+    chain, where = "", ["portal_id = ?", "id > ?"]
+    args: list[Any] = [portal_id, after_id]
     if subjects is not None:
-        if not subjects:
+        heads = subject_heads(c, portal_id, subjects)
+        if not heads:
             return []
-        where.insert(0, f"portal_id = ? AND email IN ({', '.join('?' * len(subjects))})")
-        args[0:0] = [portal_id, *subjects]
-    else:
-        where.insert(0, "+portal_id = ?")  # walk the id order (see sqlite_sql.SQL_EVENTS)
-        args.insert(0, portal_id)
+        chain, where[1] = core.CHAIN, "id IN chain"  # the chain stops at after_id
+        args = [*core.chain_args(heads, after_id), portal_id]
     if actor is not None:
         where.append("(actor = ? OR substr(actor, 1, ?) = ?)")
         args += [actor, len(actor) + 1, actor + ":"]
@@ -121,8 +123,23 @@ def ledger(
     if at_to is not None:
         where.append("at < ?")
         args.append(at_to)
-    sql = f"SELECT {_EVENT} FROM events WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+    sql = f"{chain}SELECT {_EVENT} FROM events WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
     return [_stored_event(r) for r in c.execute(sql, (*args, limit))]
+
+
+def subject_heads(c: Conn, portal_id: int, subjects: Sequence[str]) -> list[int]:
+    """The newest ledger entry of each subject that has one: an address's is on its
+    subscriber row, an erasure label's on its suppression row."""
+    heads = []
+    for subject in subjects:
+        if erasure.is_label(subject):
+            key = erasure.key_of(subject)
+            row = None if key is None else core.one(c, _LABEL_HEAD, (portal_id, key))
+        else:
+            row = core.one(c, core.SQL_HEAD, (portal_id, subject))
+        if row is not None and row[0] is not None:
+            heads.append(row[0])
+    return heads
 
 
 def ledger_entries(c: Conn, portal_id: int, ids: Sequence[int]) -> list[StoredEvent]:
@@ -148,21 +165,20 @@ def erase(
 ) -> tuple[Erasure, Outcome[None]]:
     key = erasure.subject_key(portal_secret(c, portal_id), email)
     label = erasure.label(key)
-    existed = (
-        c.execute(
-            "DELETE FROM subscribers WHERE portal_id = ? AND email = ?", (portal_id, email)
-        ).rowcount
-        == 1
-    )
+    row = core.one(c, core.SQL_HEAD, (portal_id, email))
+    own = [] if row is None or row[0] is None else [row[0]]
+    ids = [r[0] for r in c.execute(f"{core.CHAIN}SELECT id FROM chain", core.chain_args(own, 0))]
+    c.execute("DELETE FROM subscribers WHERE portal_id = ? AND email = ?", (portal_id, email))
+    # The address's chain becomes the label's: relabelled, its oldest entry pointing at what
+    # an earlier erasure of the same address left under the label.
     c.execute(
-        "INSERT INTO suppressions (portal_id, subject_key, erased_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (portal_id, subject_key) DO UPDATE "
-        "SET erased_at = max(erased_at, excluded.erased_at)",
-        (portal_id, key, now),
+        "UPDATE events SET email = ? WHERE id IN (SELECT value FROM json_each(?))",
+        (label, msgspec.json.encode(ids).decode()),
     )
-    rewritten = c.execute(
-        "UPDATE events SET email = ? WHERE portal_id = ? AND email = ?", (label, portal_id, email)
-    ).rowcount
+    earlier = subject_heads(c, portal_id, [label])
+    if ids and earlier:
+        c.execute("UPDATE events SET prev = ? WHERE id = ?", (earlier[0], min(ids)))
+    heads = {label: max(ids + earlier)} if ids or earlier else {}
     c.execute(
         "UPDATE webhook_deliveries SET email = ? WHERE state = 'PENDING' AND email = ? AND "
         "webhook_id IN (SELECT id FROM webhooks WHERE portal_id = ?)",
@@ -175,8 +191,14 @@ def erase(
     )
     event = Event(label, (erasure.ERASURE_CHANGE,), source, actor, correlation_id, now)
     outcome: Outcome[None] = Outcome(None, set(), [event])
-    core.save(c, portal_id, {}, outcome)
-    return Erasure(label, existed, rewritten), outcome
+    core.save(c, portal_id, {}, outcome, heads)
+    c.execute(
+        "INSERT INTO suppressions (portal_id, subject_key, erased_at, last_event) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (portal_id, subject_key) DO UPDATE "
+        "SET erased_at = max(erased_at, excluded.erased_at), last_event = excluded.last_event",
+        (portal_id, key, now, heads[label]),
+    )
+    return Erasure(label, row is not None, len(ids)), outcome
 
 
 # --- export -------------------------------------------------------------------------------------

@@ -72,20 +72,28 @@ SQL_AUTHENTICATE = (
 )
 SQL_CONTEXT = f"SELECT {_PORTAL}, {_CONTEXT} FROM portals p WHERE p.id = ?"
 SQL_LOAD_SUBSCRIBERS = (
-    "SELECT email, created_at, state FROM subscribers "
+    "SELECT email, created_at, state, last_event FROM subscribers "
     "WHERE portal_id = ? AND email IN (SELECT value FROM json_each(?))"
 )
 SQL_SAVE_SUBSCRIBER = (
-    "INSERT INTO subscribers (portal_id, email, created_at, state) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (portal_id, email) DO UPDATE SET state = excluded.state"
+    "INSERT INTO subscribers (portal_id, email, created_at, state, last_event) "
+    "VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (portal_id, email) DO UPDATE SET state = excluded.state, "
+    "last_event = excluded.last_event"
+)
+# Ids are given, not drawn, so that each entry can name its subject's previous one: the next
+# id is what AUTOINCREMENT would take (one writer; ids are never reused).
+SQL_NEXT_EVENT_ID = (
+    "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0), "
+    "coalesce((SELECT max(id) FROM events), 0)) + 1"
 )
 SQL_APPEND_EVENT = (
-    "INSERT INTO events (portal_id, email, at, source, actor, correlation_id, changes) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO events (id, portal_id, email, at, source, actor, correlation_id, changes, prev) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _EVENT = "id, portal_id, email, at, source, actor, correlation_id, changes"
 SQL_HAS_WEBHOOKS = "SELECT 1 FROM webhooks WHERE portal_id = ? AND active = 1 LIMIT 1"
-# The entries just appended are the newest ids: one writer, one transaction, AUTOINCREMENT.
+# The entries just appended are the newest ids: one writer, one transaction.
 SQL_QUEUE_DELIVERIES = (
     "INSERT INTO webhook_deliveries (webhook_id, portal_id, event_id, email, state, "
     "next_attempt_at, created_at) "
@@ -93,12 +101,18 @@ SQL_QUEUE_DELIVERIES = (
     "JOIN webhooks w ON w.portal_id = e.portal_id AND w.active = 1 "
     "WHERE e.id > (SELECT max(id) FROM events) - ? AND e.portal_id = ? ORDER BY e.id, w.id"
 )
-SQL_EVENTS_BY_EMAIL = (
-    f"SELECT {_EVENT} FROM events WHERE portal_id = ? AND email = ? AND id > ? ORDER BY id LIMIT ?"
+# The ledger has no index by subject (migration 4): a subject's entries are a chain of `prev`
+# pointers from its newest (`subscribers.last_event`, or `suppressions.last_event` for an
+# erasure label). CHAIN walks the chains from a JSON array of heads down to an id bound.
+CHAIN = (
+    "WITH RECURSIVE chain(id) AS (SELECT value FROM json_each(?) WHERE value > ? "
+    "UNION ALL SELECT e.prev FROM events e JOIN chain ON e.id = chain.id WHERE e.prev > ?) "
 )
-# `+portal_id` keeps the planner off events_by_subscriber, which would need a sort: walking
-# the id order and filtering is sequential and stops at `limit`.
-SQL_EVENTS = f"SELECT {_EVENT} FROM events WHERE +portal_id = ? AND id > ? ORDER BY id LIMIT ?"
+SQL_EVENTS_BY_EMAIL = (
+    f"{CHAIN}SELECT {_EVENT} FROM events WHERE id IN chain AND portal_id = ? ORDER BY id LIMIT ?"
+)
+SQL_HEAD = "SELECT last_event FROM subscribers WHERE portal_id = ? AND email = ?"
+SQL_EVENTS = f"SELECT {_EVENT} FROM events WHERE portal_id = ? AND id > ? ORDER BY id LIMIT ?"
 _INSERT_DEFINITION = (
     "INSERT INTO definitions (portal_id, business_unit_id, name, description, purpose, "
     "communication_method, is_active, is_default, is_internal, created_at, updated_at) "
@@ -352,37 +366,60 @@ def portal_context(c: Conn, portal_id: int) -> PortalContext:
 
 
 # --- subscribers, the ledger, secrets ------------------------------------------------------
-def load_subscribers(c: Conn, portal_id: int, emails: Sequence[str]) -> dict[str, Subscriber]:
-    """The stored subscribers among `emails`, with one primary-key SELECT."""
+def load_subscribers(
+    c: Conn, portal_id: int, emails: Sequence[str], heads: dict[str, int] | None = None
+) -> dict[str, Subscriber]:
+    """The stored subscribers among `emails`, with one primary-key SELECT; `heads` (when
+    given) gets each one's newest ledger entry id, for `save`."""
     if not emails:
         return {}
     subs = {}
-    for email, created_at, state in c.execute(
+    for email, created_at, state, last_event in c.execute(
         SQL_LOAD_SUBSCRIBERS, (portal_id, msgspec.json.encode(list(emails)).decode())
     ):
         types, wide = codec.decode(state)
         subs[email] = Subscriber(email, created_at, types, wide)
+        if heads is not None and last_event is not None:
+            heads[email] = last_event
     return subs
 
 
-def save(c: Conn, portal_id: int, subs: dict[str, Subscriber], outcome: Outcome[Any]) -> None:
-    """Persist what a plan touched and append its events: two set-based statements."""
+def save(
+    c: Conn,
+    portal_id: int,
+    subs: dict[str, Subscriber],
+    outcome: Outcome[Any],
+    heads: dict[str, int],
+) -> None:
+    """Persist what a plan touched and append its events, chained from `heads` (each
+    subject's newest entry id, as `load_subscribers` found them; updated here)."""
+    if outcome.events:
+        next_id = one(c, SQL_NEXT_EVENT_ID)[0]
+        entries = []
+        for e in outcome.events:
+            entries.append((next_id, portal_id, e.email, e.at, e.source, e.actor,
+                            e.correlation_id, codec.encode_changes(e.changes),
+                            heads.get(e.email)))  # fmt: skip
+            heads[e.email] = next_id
+            next_id += 1
+        c.executemany(SQL_APPEND_EVENT, entries)
     rows = []
     for email in sorted(outcome.touched):  # key order: neighbouring b-tree pages
         sub = subs[email]
         if sub.created_at is None:
             raise ValueError(f"plan touched {email} without setting created_at")
-        rows.append((portal_id, email, sub.created_at, codec.encode(sub.types, sub.wide)))
+        rows.append((portal_id, email, sub.created_at, codec.encode(sub.types, sub.wide),
+                     heads.get(email)))  # fmt: skip
     c.executemany(SQL_SAVE_SUBSCRIBER, rows)
-    c.executemany(
-        SQL_APPEND_EVENT,
-        [(portal_id, e.email, e.at, e.source, e.actor, e.correlation_id,
-          codec.encode_changes(e.changes)) for e in outcome.events],
-    )  # fmt: skip
     if outcome.events and one(c, SQL_HAS_WEBHOOKS, (portal_id,)) is not None:
         # The webhook outbox, in the same transaction (docs/webhooks.md).
         now = time.time_ns() // 1_000_000
         c.execute(SQL_QUEUE_DELIVERIES, (now, len(outcome.events), portal_id))
+
+
+def chain_args(heads: Sequence[int], after_id: int) -> tuple[str, int, int]:
+    """CHAIN's three parameters."""
+    return msgspec.json.encode(list(heads)).decode(), after_id, after_id
 
 
 def events(
@@ -391,7 +428,9 @@ def events(
     if email is None:
         rows = c.execute(SQL_EVENTS, (portal_id, after_id, limit))
     else:
-        rows = c.execute(SQL_EVENTS_BY_EMAIL, (portal_id, email, after_id, limit))
+        head = one(c, SQL_HEAD, (portal_id, email))
+        heads = [] if head is None or head[0] is None else [head[0]]
+        rows = c.execute(SQL_EVENTS_BY_EMAIL, (*chain_args(heads, after_id), portal_id, limit))
     return [_stored_event(r) for r in rows]
 
 
