@@ -81,3 +81,32 @@ def test_changes_are_compact() -> None:
 @given(st.lists(CHANGES, max_size=8).map(tuple))
 def test_any_changes_round_trip(changes: tuple[Change, ...]) -> None:
     assert codec.decode_changes(codec.encode_changes(changes)) == changes
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.dictionaries(st.integers(0, 3), TYPE_STATUSES, max_size=3),
+            st.dictionaries(st.integers(0, 1), WIDE_STATUSES, max_size=2),
+        ),
+        max_size=6,
+    ),
+    st.lists(st.lists(CHANGES, max_size=3).map(tuple), max_size=6),
+)
+def test_a_packer_packs_each_value_as_encode_does(
+    states: list[tuple[dict[int, TypeStatus], dict[int, WideStatus]]],
+    change_lists: list[tuple[Change, ...]],
+) -> None:
+    pack = codec.Packer()
+    for types, wide in states * 2:  # the second round comes from its memo
+        assert pack.state(types, wide) == codec.encode(types, wide)
+    for changes in change_lists * 2:
+        assert pack.changes(changes) == codec.encode_changes(changes)
+
+
+def test_a_packer_packs_an_equal_state_once() -> None:
+    pack = codec.Packer()
+    optout = TypeStatus(Status.UNSUBSCRIBED, "Public status API", 1_777_629_600_000)
+    first = pack.state({1: optout, 2: optout}, {})
+    assert pack.state({1: optout._replace(), 2: optout}, {}) is first  # equal, not identical
+    assert pack.state({2: optout, 1: optout}, {}) is not first  # another order packs apart

@@ -328,24 +328,28 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         for e in touched:
             if e not in subs or subs[e].created_at is None:
                 raise ValueError(f"plan touched {e!r} without setting created_at")
+        pack = codec.Packer()
         if touched:
             await con.execute(
                 sql.SAVE_SUBSCRIBERS,
                 portal_id,
                 touched,
                 [subs[e].created_at for e in touched],
-                [codec.encode(subs[e].types, subs[e].wide) for e in touched],
+                [pack.state(subs[e].types, subs[e].wide) for e in touched],
             )
         untouched_new = [e for e in addresses if e not in in_db and e not in outcome.touched]
         if untouched_new:  # reads never create subscribers; neither do no-op writes
             await con.execute(sql.DROP_PLACEHOLDERS, portal_id, untouched_new)
-        await self._append(con, portal_id, outcome.events)
+        await self._append(con, portal_id, outcome.events, pack)
         return outcome
 
-    async def _append(self, con: Any, portal_id: int, events: list[Event]) -> None:
+    async def _append(
+        self, con: Any, portal_id: int, events: list[Event], pack: codec.Packer | None = None
+    ) -> None:
         """Append ledger entries (and their webhook outbox rows) inside a transaction."""
         if not events:
             return
+        pack = pack or codec.Packer()
         await con.execute(sql.LOCK_EVENTS_FOR_APPEND, sql.EVENTS_LOCK_CLASS, portal_id)
         await con.execute(
             sql.APPEND_EVENTS,
@@ -355,7 +359,7 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
             [e.source for e in events],
             [e.actor for e in events],
             [e.correlation_id for e in events],
-            [codec.encode_changes(e.changes) for e in events],
+            [pack.changes(e.changes) for e in events],
             time.time_ns() // 1_000_000,
         )
 

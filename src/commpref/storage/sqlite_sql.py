@@ -393,12 +393,13 @@ def save(
 ) -> None:
     """Persist what a plan touched and append its events, chained from `heads` (each
     subject's newest entry id, as `load_subscribers` found them; updated here)."""
+    pack = codec.Packer()
     if outcome.events:
         next_id = one(c, SQL_NEXT_EVENT_ID)[0]
         entries = []
         for e in outcome.events:
             entries.append((next_id, portal_id, e.email, e.at, e.source, e.actor,
-                            e.correlation_id, codec.encode_changes(e.changes),
+                            e.correlation_id, pack.changes(e.changes),
                             heads.get(e.email)))  # fmt: skip
             heads[e.email] = next_id
             next_id += 1
@@ -408,7 +409,7 @@ def save(
         sub = subs[email]
         if sub.created_at is None:
             raise ValueError(f"plan touched {email} without setting created_at")
-        rows.append((portal_id, email, sub.created_at, codec.encode(sub.types, sub.wide),
+        rows.append((portal_id, email, sub.created_at, pack.state(sub.types, sub.wide),
                      heads.get(email)))  # fmt: skip
     c.executemany(SQL_SAVE_SUBSCRIBER, rows)
     if outcome.events and one(c, SQL_HAS_WEBHOOKS, (portal_id,)) is not None:
