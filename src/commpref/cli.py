@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import re
 import shlex
@@ -27,6 +28,7 @@ from commpref.storage import open_store
 from commpref.storage.base import Store
 
 T = TypeVar("T")
+GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython: 700)
 DEMO_PORTAL = "Demo"
 
 
@@ -135,11 +137,21 @@ def serve(
         timeout_graceful_shutdown=30,
     )
     server.configure(settings)
+    _tune_gc()
     sockets = [supervisor.reuse_port_socket(settings.host, settings.port)] if reuse_port else None
     srv = uvicorn.Server(config)
     srv.run(sockets=sockets)
     if not srv.started:  # the app could not start (as `uvicorn.run` reports it)
         raise SystemExit(supervisor.STARTUP_FAILURE)
+
+
+def _tune_gc() -> None:
+    """What is loaded by now lives as long as the process: freeze it out of the collector's
+    passes. Requests allocate thousands of small tuples that reference counting frees, so
+    young collections can be rarer (the collector took ~4 % of S1's CPU with the defaults)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 @contextlib.contextmanager

@@ -10,8 +10,11 @@ The hot path is one dict lookup and two cached label children per request.
 
 from __future__ import annotations
 
+import collections
 import os
 from collections.abc import Callable
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 from prometheus_client import (
@@ -27,6 +30,8 @@ from prometheus_client import multiprocess as mp
 from commpref.domain.model import ChangeKind
 from commpref.http.overload import Gate
 from commpref.storage.base import Outcome
+
+_KIND_OF = attrgetter("kind")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Seconds: a cached read takes ~1 ms, a 1000-input batch tens of ms, a queued one more.
@@ -116,11 +121,10 @@ class Metrics:
         if not outcome.events:
             return
         self.events.inc(len(outcome.events))
-        per_kind: dict[ChangeKind, int] = {}
-        for event in outcome.events:
-            for change in event.changes:
-                per_kind[change.kind] = per_kind.get(change.kind, 0) + 1
-        for kind, n in per_kind.items():
+        # Counted in C: an opt-out batch holds about 1,000 changes.
+        changes = chain.from_iterable(e.changes for e in outcome.events)
+        kinds = collections.Counter(map(_KIND_OF, changes))
+        for kind, n in kinds.items():
             self._change_kinds[kind].inc(n)
 
     def set_webhook_backlog(self, pending: int) -> None:
