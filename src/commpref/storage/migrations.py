@@ -279,6 +279,31 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
         dialects=("sqlite",),
     ),
+    Migration(
+        5,
+        "notify changes of what authentication reads (PostgreSQL)",
+        # Processes cache `authenticate` (storage/postgres_auth.py) and drop the cache on
+        # this notification, sent when a change to these tables commits.
+        """
+        CREATE FUNCTION commpref_config_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('commpref_config', TG_TABLE_NAME);
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER portals_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON portals
+            FOR EACH STATEMENT EXECUTE FUNCTION commpref_config_changed();
+        CREATE TRIGGER business_units_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+            ON business_units FOR EACH STATEMENT EXECUTE FUNCTION commpref_config_changed();
+        CREATE TRIGGER definitions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+            ON definitions FOR EACH STATEMENT EXECUTE FUNCTION commpref_config_changed();
+        CREATE TRIGGER translations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+            ON definition_translations FOR EACH STATEMENT
+            EXECUTE FUNCTION commpref_config_changed();
+        CREATE TRIGGER tokens_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tokens
+            FOR EACH STATEMENT EXECUTE FUNCTION commpref_config_changed()
+        """,
+        dialects=("postgresql",),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

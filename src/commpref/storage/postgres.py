@@ -34,6 +34,7 @@ from commpref.storage import postgres_conn as conn
 from commpref.storage import postgres_sql as sql
 from commpref.storage.base import Outcome, Plan, RateCount, Store, StoredEvent, T
 from commpref.storage.migrations import LATEST
+from commpref.storage.postgres_auth import AuthCache
 from commpref.storage.postgres_ext import PostgresExtensions
 from commpref.storage.postgres_jobs import PostgresJobs
 
@@ -58,6 +59,7 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         self.pool_size = pool_size
         self._pool: Any = None
         self._portal_secrets: dict[int, bytes] = {}  # never change: see postgres_ext._secret
+        self.auth_cache = AuthCache(url)
 
     # --- lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
@@ -65,6 +67,7 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
             self._pool = await conn.create_pool(
                 self.url, size=self.pool_size, init=self._init_connection
             )
+            await self.auth_cache.start()
 
     async def _init_connection(self, con: Any) -> None:
         """Called for each new pool connection (tests hook in here to count statements)."""
@@ -72,6 +75,7 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
     async def close(self) -> None:
         """Wait for in-flight calls to finish (bounded: a hung query must not hang shutdown)."""
         pool, self._pool = self._pool, None
+        await self.auth_cache.stop()
         if pool is not None:
             try:
                 await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT)
@@ -270,11 +274,17 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         return [sql.token(r) for r in rows]
 
     async def authenticate(self, secret_hash: str) -> tuple[Token, PortalContext] | None:
+        found = self.auth_cache.get(secret_hash)
+        if found is not None:
+            return found
+        generation = self.auth_cache.generation
         async with self._connection() as con:
             row = await con.fetchrow(sql.AUTHENTICATE, secret_hash)
         if row is None:
             return None
-        return sql.token(row), sql.context(row, offset=8)
+        found = sql.token(row), sql.context(row, offset=8)
+        self.auth_cache.put(secret_hash, generation, found)
+        return found
 
     async def portal_context(self, portal_id: int) -> PortalContext:
         async with self._connection() as con:
