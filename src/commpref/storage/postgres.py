@@ -338,31 +338,31 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         for e in touched:
             if e not in subs or subs[e].created_at is None:
                 raise ValueError(f"plan touched {e!r} without setting created_at")
-        pack = codec.Packer()
-        if touched:
+        untouched_new = [e for e in addresses if e not in in_db and e not in outcome.touched]
+        if touched or untouched_new or outcome.events:
+            pack = codec.Packer()
             await con.execute(
-                sql.SAVE_SUBSCRIBERS,
-                portal_id,
+                sql.SAVE_BATCH,
+                *self._ledger_args(portal_id, outcome.events, pack),
                 touched,
                 [subs[e].created_at for e in touched],
                 [pack.state(subs[e].types, subs[e].wide) for e in touched],
+                untouched_new,
             )
-        untouched_new = [e for e in addresses if e not in in_db and e not in outcome.touched]
-        if untouched_new:  # reads never create subscribers; neither do no-op writes
-            await con.execute(sql.DROP_PLACEHOLDERS, portal_id, untouched_new)
-        await self._append(con, portal_id, outcome.events, pack)
         return outcome
 
-    async def _append(
-        self, con: Any, portal_id: int, events: list[Event], pack: codec.Packer | None = None
-    ) -> None:
+    async def _append(self, con: Any, portal_id: int, events: list[Event]) -> None:
         """Append ledger entries (and their webhook outbox rows) inside a transaction."""
-        if not events:
-            return
+        if events:
+            await con.execute(sql.APPEND_EVENTS, *self._ledger_args(portal_id, events))
+
+    @staticmethod
+    def _ledger_args(
+        portal_id: int, events: list[Event], pack: codec.Packer | None = None
+    ) -> tuple[Any, ...]:
+        """Parameters $1-$8 of the ledger append (sql._APPEND)."""
         pack = pack or codec.Packer()
-        await con.execute(sql.LOCK_EVENTS_FOR_APPEND, sql.EVENTS_LOCK_CLASS, portal_id)
-        await con.execute(
-            sql.APPEND_EVENTS,
+        return (
             portal_id,
             [e.email for e in events],
             [e.at for e in events],

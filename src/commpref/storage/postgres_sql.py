@@ -212,17 +212,6 @@ SELECT email, created_at, state FROM subscribers
 WHERE portal_id = $1 AND email = ANY($2::text[])
 {_ERASURES_FLAG}"""
 
-# Every address of the batch has a row by now (stored or placeholder): a plain update.
-SAVE_SUBSCRIBERS = """
-UPDATE subscribers AS s SET created_at = u.c, state = u.st
-FROM unnest($2::text[], $3::bigint[], $4::bytea[]) AS u(e, c, st)
-WHERE s.portal_id = $1 AND s.email = u.e
-"""
-
-DROP_PLACEHOLDERS = """
-DELETE FROM subscribers WHERE portal_id = $1 AND email = ANY($2::text[]) AND created_at < 0
-"""
-
 # Ledger ids come from a sequence, so concurrent writers can commit them out of order: a
 # reader paging with `after_id` could pass id 11 while id 10 is still uncommitted, and never
 # see it. Writers therefore append under a shared per-portal lock held to commit, and
@@ -231,18 +220,19 @@ DELETE FROM subscribers WHERE portal_id = $1 AND email = ANY($2::text[]) AND cre
 # wait for each other on it. ("evnt", hash of the portal id): a collision only makes two
 # portals' readers and writers wait for each other.
 EVENTS_LOCK_CLASS = 0x65766E74  # "evnt"
-LOCK_EVENTS_FOR_APPEND = "SELECT pg_advisory_xact_lock_shared($1, hashint8($2))"
 LOCK_EVENTS_FOR_READ = "SELECT pg_advisory_xact_lock($1, hashint8($2))"
 
-# WITH ORDINALITY + ORDER BY: ledger ids follow the plan's event order.
-# The same statement queues the new entries in the webhook outbox, one row per active
-# webhook of the portal ($8: now): nothing to join, nothing written, for portals without.
-APPEND_EVENTS = """
-WITH appended AS (
+# Appending to the ledger, as the tail of a WITH: the shared lock above (joined in, so it is
+# held before the first id is drawn), WITH ORDINALITY + ORDER BY so ids follow the plan's
+# event order, and the webhook outbox rows of the new entries, one per active webhook of
+# the portal ($8: now): nothing to join, nothing written, for portals without.
+_APPEND = f"""
+ledger_lock AS (SELECT pg_advisory_xact_lock_shared({EVENTS_LOCK_CLASS}, hashint8($1::bigint))),
+appended AS (
     INSERT INTO events (portal_id, email, at, source, actor, correlation_id, changes)
     SELECT $1, e, a, s, ac, c, ch
     FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bytea[])
-        WITH ORDINALITY AS u(e, a, s, ac, c, ch, o)
+        WITH ORDINALITY AS u(e, a, s, ac, c, ch, o), ledger_lock
     ORDER BY o
     RETURNING id, email
 )
@@ -251,6 +241,24 @@ INSERT INTO webhook_deliveries (webhook_id, portal_id, event_id, email, state,
 SELECT w.id, $1, a.id, a.email, 'PENDING', 0, $8
 FROM appended a JOIN webhooks w ON w.portal_id = $1 AND w.active
 """
+APPEND_EVENTS = "WITH" + _APPEND
+
+# A batch's writes in one round trip: its touched subscribers ($9-$11; every address has a
+# row by now, stored or placeholder), the placeholders of addresses it did not touch ($12;
+# reads never create subscribers, nor do no-op writes), and its ledger entries.
+SAVE_BATCH = (
+    """
+WITH saved AS (
+    UPDATE subscribers AS s SET created_at = u.c, state = u.st
+    FROM unnest($9::text[], $10::bigint[], $11::bytea[]) AS u(e, c, st)
+    WHERE s.portal_id = $1 AND s.email = u.e
+),
+dropped AS (
+    DELETE FROM subscribers
+    WHERE portal_id = $1 AND email = ANY($12::text[]) AND created_at < 0
+),"""
+    + _APPEND
+)
 
 EVENT_COLUMNS = "id, email, at, source, actor, correlation_id, changes"
 
