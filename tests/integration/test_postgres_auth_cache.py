@@ -52,6 +52,17 @@ async def eventually(check: Callable[[], Any], attempts: int = 500) -> None:
     raise AssertionError("the change never reached the cache")
 
 
+async def cached(store: PostgresStore, secret_hash: str) -> None:
+    """Authenticate until the answer is kept: a notification of an earlier change (the
+    token's own creation) may still arrive and empty the cache once."""
+
+    async def kept() -> bool:
+        await store.authenticate(secret_hash)
+        return store.auth_cache.get(secret_hash) is not None
+
+    await eventually(kept)
+
+
 async def test_a_repeated_look_up_is_answered_without_a_round_trip(url: str) -> None:
     store = CountingStore(url)
     await store.open()
@@ -64,9 +75,9 @@ async def test_a_repeated_look_up_is_answered_without_a_round_trip(url: str) -> 
         # Warm-up: asyncpg's first use of a statement adds its own type look-ups.
         await store.count(store.authenticate("nope"))
         unknown = await store.count(store.authenticate("nope"))  # unknown: never kept
-        first = await store.count(store.authenticate("h1"))
+        await cached(store, "h1")
         again = await store.count(store.authenticate("h1"))
-        assert (unknown, first, again) == (1, 1, 0)
+        assert (unknown, again) == (1, 0)
     finally:
         await store.close()
 
@@ -120,8 +131,7 @@ async def test_a_lost_listener_drops_the_cache_and_comes_back(url: str) -> None:
         await store.create_token(
             portal_id=portal.id, name="t", secret_hash="h1", scopes=frozenset({"x"}), now=NOW
         )
-        await store.authenticate("h1")
-        assert store.auth_cache.get("h1") is not None
+        await cached(store, "h1")
         pid = await admin.fetchval(listening, APPLICATION_NAME)
         assert pid is not None
         await admin.execute("SELECT pg_terminate_backend($1)", pid)
@@ -139,8 +149,7 @@ async def test_a_lost_listener_drops_the_cache_and_comes_back(url: str) -> None:
             return new not in (None, pid) and store.auth_cache.live
 
         await eventually(listening_again, attempts=1000)
-        await store.authenticate("h1")
-        assert store.auth_cache.get("h1") is not None  # caching again
+        await cached(store, "h1")  # caching again
     finally:
         await admin.close()
         await store.close()

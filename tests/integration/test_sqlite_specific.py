@@ -334,3 +334,27 @@ async def test_steady_writes_start_the_wal_over_and_lose_nothing(tmp_path: Path)
         assert len(await store.ledger(portal.id, limit=len(every) + 1)) == len(every)
     finally:
         await store.close()
+
+
+async def test_authentication_is_remembered_until_any_process_changes_what_it_read(
+    sqlite_store: SqliteStore,
+) -> None:
+    portal = await sqlite_store.create_portal(name="P", now=NOW)
+    await sqlite_store.create_token(
+        portal_id=portal.id, name="t", secret_hash="h1", scopes=frozenset({"x"}), now=NOW
+    )
+    assert await sqlite_store.authenticate("h1") is not None
+    statements: list[str] = []
+    assert sqlite_store._inline is not None
+    sqlite_store._inline.set_trace_callback(statements.append)
+    found = await sqlite_store.authenticate("h1")
+    assert found is not None and found[0].revoked_at is None
+    assert statements == [sql.SQL_CONFIG_VERSION]  # no token, portal or definitions read
+    # Another process revokes it and adds a definition: seen on the very next call.
+    with sqlite3.connect(sqlite_store.path) as other:
+        other.execute("UPDATE tokens SET revoked_at = 5 WHERE secret_hash = 'h1'")
+    found = await sqlite_store.authenticate("h1")
+    assert found is not None and found[0].revoked_at == 5
+    await sqlite_store.create_definition(portal_id=portal.id, name="News", description="", now=NOW)
+    found = await sqlite_store.authenticate("h1")
+    assert found is not None and len(found[1].definitions) == 4

@@ -51,7 +51,8 @@ class Migration:
         if dialect not in self.dialects:
             return []
         text = self.sql.format(**_DIALECTS[dialect])
-        return [s.strip() for s in text.split(";") if s.strip()]
+        # Statements end at a line's end, so a trigger body may hold `;` within its line.
+        return [s.strip() for s in text.split(";\n") if s.strip().rstrip(";")]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -303,6 +304,32 @@ MIGRATIONS: tuple[Migration, ...] = (
             FOR EACH STATEMENT EXECUTE FUNCTION commpref_config_changed()
         """,
         dialects=("postgresql",),
+    ),
+    Migration(
+        6,
+        "a change counter of what authentication reads (SQLite)",
+        # Processes cache `authenticate` and check this counter (one indexed read) instead
+        # of running it; every change to these tables, by any process, bumps it.
+        """
+        CREATE TABLE config_version (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            version INTEGER NOT NULL
+        );
+        INSERT INTO config_version (id, version) VALUES (1, 0);
+        """
+        + "".join(
+            f"CREATE TRIGGER {table}_{op.lower()} AFTER {op} ON {table} "
+            "BEGIN UPDATE config_version SET version = version + 1; END;\n"
+            for table in (
+                "portals",
+                "business_units",
+                "definitions",
+                "definition_translations",
+                "tokens",
+            )
+            for op in ("INSERT", "UPDATE", "DELETE")
+        ),
+        dialects=("sqlite",),
     ),
 )
 

@@ -53,6 +53,7 @@ BUSY_TIMEOUT_S = 30.0
 RESTART_WAL_FRAMES = 65536  # 256 MiB: a restart stalls writes ~40 ms, so not too often
 RESTART_LEFT_FRAMES = 512  # 2 MiB: what the writer may have to copy itself
 WAL_SIZE_LIMIT = 512 * 2**20  # a restarted WAL keeps its file (no re-extending) up to this
+AUTH_CACHE_ENTRIES = 10_000  # tokens per process; past it the cache starts over
 RESTART_BUSY_MS = 20  # the longest a restart may wait for readers (writers wait meanwhile)
 
 
@@ -132,6 +133,7 @@ class SqliteStore(SqliteExtensions, Store):
         self._pending_lock = threading.Lock()
         self._drain_scheduled = False
         self._restart_wal = threading.Event()
+        self._auth_cache: dict[str, tuple[int, tuple[Token, PortalContext]]] = {}
 
     # --- threads and connections ------------------------------------------------------
     def _connect(self, *, read_only: bool = False) -> Conn:
@@ -411,7 +413,22 @@ class SqliteStore(SqliteExtensions, Store):
         return await self._read(lambda c: sql.list_tokens(c, portal_id))
 
     async def authenticate(self, secret_hash: str) -> tuple[Token, PortalContext] | None:
-        return self._read_now(lambda c: sql.authenticate(c, secret_hash))
+        return self._read_now(lambda c: self._authenticate(c, secret_hash))
+
+    def _authenticate(self, c: Conn, secret_hash: str) -> tuple[Token, PortalContext] | None:
+        """Answered from memory while the change counter (migration 6) stands still: one
+        indexed read instead of the token, portal and definitions as JSON."""
+        version = sql.one(c, sql.SQL_CONFIG_VERSION)[0]
+        cached = self._auth_cache.get(secret_hash)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        found = sql.authenticate(c, secret_hash)
+        if found is not None:
+            if len(self._auth_cache) >= AUTH_CACHE_ENTRIES:
+                self._auth_cache.clear()
+            # Read after `version`: a change in between only makes the next call look again.
+            self._auth_cache[secret_hash] = (version, found)
+        return found
 
     async def portal_context(self, portal_id: int) -> PortalContext:
         return self._read_now(lambda c: sql.portal_context(c, portal_id))

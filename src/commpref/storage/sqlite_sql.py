@@ -70,6 +70,7 @@ SQL_AUTHENTICATE = (
     f"SELECT {_TOKEN}, {_PORTAL}, {_CONTEXT} "
     "FROM tokens k JOIN portals p ON p.id = k.portal_id WHERE k.secret_hash = ?"
 )
+SQL_CONFIG_VERSION = "SELECT version FROM config_version WHERE id = 1"
 SQL_CONTEXT = f"SELECT {_PORTAL}, {_CONTEXT} FROM portals p WHERE p.id = ?"
 SQL_LOAD_SUBSCRIBERS = (
     "SELECT email, created_at, state, last_event FROM subscribers "
