@@ -5,7 +5,7 @@ its listening connection a process caches nothing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -16,31 +16,12 @@ from commpref.storage.postgres import PostgresStore
 from commpref.storage.postgres_auth import APPLICATION_NAME
 from tests.conftest import POSTGRES_URL
 from tests.integration.test_postgres_mutate import CountingStore
-from tests.support.postgres import fresh_database
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(not POSTGRES_URL, reason="needs COMMPREF_TEST_POSTGRES_URL"),
 ]
 NOW = 1_700_000_000_000
-
-
-@pytest.fixture
-def url() -> Iterator[str]:
-    assert POSTGRES_URL is not None
-    with fresh_database(POSTGRES_URL) as u:
-        yield u
-
-
-@pytest.fixture
-async def other(url: str) -> AsyncIterator[PostgresStore]:
-    """Another process's store on the same database."""
-    s = PostgresStore(url, pool_size=2)
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def eventually(check: Callable[[], Any], attempts: int = 500) -> None:
@@ -82,7 +63,10 @@ async def test_a_repeated_look_up_is_answered_without_a_round_trip(url: str) -> 
         await store.close()
 
 
-async def test_changes_by_another_process_reach_the_cache(url: str, other: PostgresStore) -> None:
+async def test_changes_by_another_process_reach_the_cache(
+    url: str, pg_store: PostgresStore
+) -> None:
+    other = pg_store  # as another process's store
     store = PostgresStore(url, pool_size=2)
     await store.open()
     try:

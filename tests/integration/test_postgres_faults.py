@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,7 +17,7 @@ from commpref.errors import Unavailable
 from commpref.storage.base import Outcome
 from commpref.storage.postgres import PostgresStore
 from tests.conftest import POSTGRES_URL
-from tests.support.postgres import database_name, fresh_database, wait_for, with_database
+from tests.support.postgres import database_name, wait_for, with_database
 
 pytestmark = [
     pytest.mark.postgres,
@@ -26,20 +26,8 @@ pytestmark = [
 
 
 @pytest.fixture
-def url() -> Iterator[str]:
-    assert POSTGRES_URL is not None
-    with fresh_database(POSTGRES_URL) as u:
-        yield u
-
-
-@pytest.fixture
-async def store(url: str) -> AsyncIterator[PostgresStore]:
-    s = PostgresStore(url, pool_size=3)
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
+def store(pg_store: PostgresStore) -> PostgresStore:
+    return pg_store
 
 
 @pytest.fixture

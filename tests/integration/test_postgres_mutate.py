@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -25,7 +25,7 @@ from commpref.services.context import Call
 from commpref.storage.base import Outcome
 from commpref.storage.postgres import PostgresStore
 from tests.conftest import POSTGRES_URL
-from tests.support.postgres import fresh_database, wait_for
+from tests.support.postgres import wait_for
 
 pytestmark = [
     pytest.mark.postgres,
@@ -33,13 +33,6 @@ pytestmark = [
 ]
 
 COUNTER = 0  # a definition id no portal has: the plans below use its timestamp as a counter
-
-
-@pytest.fixture
-def url() -> Iterator[str]:
-    assert POSTGRES_URL is not None
-    with fresh_database(POSTGRES_URL) as u:
-        yield u
 
 
 @pytest.fixture

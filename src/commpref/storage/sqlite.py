@@ -53,8 +53,8 @@ BUSY_TIMEOUT_S = 30.0
 RESTART_WAL_FRAMES = 65536  # 256 MiB: a restart stalls writes ~40 ms, so not too often
 RESTART_LEFT_FRAMES = 512  # 2 MiB: what the writer may have to copy itself
 WAL_SIZE_LIMIT = 512 * 2**20  # a restarted WAL keeps its file (no re-extending) up to this
-AUTH_CACHE_ENTRIES = 10_000  # tokens per process; past it the cache starts over
 RESTART_BUSY_MS = 20  # the longest a restart may wait for readers (writers wait meanwhile)
+AUTH_CACHE_ENTRIES = 10_000  # tokens per process; past it the cache starts over
 
 
 def database_path(url: str) -> Path:
