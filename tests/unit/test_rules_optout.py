@@ -269,3 +269,49 @@ def test_opt_out_leaves_every_type_in_scope_unsubscribed_and_is_idempotent(
     assert second == []
     assert sub == before
     assert {r.reason for r in again} <= {NO}
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> tuple[PortalContext, list[Subscriber], int]:
+    """A portal, a unit, and several subscribers whose statuses often repeat."""
+    ctx, first, unit = draw(opted_states())
+    ids = [d.id for d in ctx.definitions]
+    more = draw(
+        st.lists(
+            st.builds(
+                subscriber,
+                types=st.dictionaries(st.sampled_from(ids), st.sampled_from([SUB, UNSUB])),
+                wide=st.dictionaries(st.just(unit), st.sampled_from([SUB, UNSUB])),
+            ),
+            max_size=8,
+        )
+    )
+    return ctx, [first, *more, *copy.deepcopy(more)], unit
+
+
+@given(batches())
+def test_opting_out_alike_subscribers_together_changes_what_one_by_one_changes(
+    batch: tuple[PortalContext, list[Subscriber], int],
+) -> None:
+    ctx, subs, unit = batch
+    together = rules.OptOut(ctx, unit, source=SOURCE, now=NOW)
+    for sub in subs:
+        alone = copy.deepcopy(sub)
+        _, expected = rules.unsubscribe_all(ctx, alone, unit, source=SOURCE, now=NOW, verbose=False)
+        assert together.apply(sub) == expected
+        assert (sub.types, sub.wide) == (alone.types, alone.wide)
+
+
+def test_archived_definitions_make_each_subscriber_its_own_scope() -> None:
+    ctx = context(definitions=[definition(101), definition(102, active=False)])
+    together = rules.OptOut(ctx, 0, source=SOURCE, now=NOW)
+    kept = subscriber(types={102: SUB})  # an archived type with a status stays in scope
+    assert together.apply(subscriber()) == [
+        Change(ChangeKind.TYPE, 101, NS, UNSUB),
+        Change(ChangeKind.WIDE, 0, NS, UNSUB),
+    ]
+    assert together.apply(kept) == [
+        Change(ChangeKind.TYPE, 101, NS, UNSUB),
+        Change(ChangeKind.TYPE, 102, SUB, UNSUB),
+        Change(ChangeKind.WIDE, 0, NS, UNSUB),
+    ]

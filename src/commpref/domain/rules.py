@@ -301,6 +301,48 @@ def unsubscribe_all(
     return rows, changes
 
 
+class OptOut:
+    """`unsubscribe_all` without rows, for the many subscribers of one request: those whose
+    in-scope statuses are alike get the changes worked out for the first of them (a batch
+    of known addresses falls into a few such classes)."""
+
+    def __init__(self, ctx: PortalContext, unit: int, *, source: str, now: int) -> None:
+        self.ctx, self.unit, self.source, self.now = ctx, unit, source, now
+        # Without archived definitions the scope is the same for every subscriber.
+        scope = None if ctx.has_archived else ctx.active(unit if ctx.portal.brands else None)
+        if unit not in ctx.business_units:
+            scope = None
+        self._ids = None if scope is None else [d.id for d in scope]
+        self._opted_out = TypeStatus(Status.UNSUBSCRIBED, source, now)
+        self._seen: dict[tuple[object, ...], tuple[list[int], list[Change], bool]] = {}
+
+    def apply(self, sub: Subscriber) -> list[Change]:
+        """Opt `sub` out; the changes made (a list shared with alike subscribers)."""
+        ids, types = self._ids, sub.types
+        wide = sub.wide.get(self.unit)
+        if ids is None:
+            return unsubscribe_all(
+                self.ctx, sub, self.unit, source=self.source, now=self.now, verbose=False
+            )[1]
+        key = (*[None if (t := types.get(i)) is None else t.status for i in ids],
+               None if wide is None else wide.status)  # fmt: skip
+        known = self._seen.get(key)
+        if known is None:
+            changes = unsubscribe_all(
+                self.ctx, sub, self.unit, source=self.source, now=self.now, verbose=False
+            )[1]
+            opted = [c.target for c in changes if c.kind is ChangeKind.TYPE]
+            wide_changed = any(c.kind is ChangeKind.WIDE for c in changes)
+            self._seen[key] = (opted, changes, wide_changed)
+            return changes
+        opted, changes, wide_changed = known
+        for i in opted:
+            types[i] = self._opted_out
+        if wide_changed:
+            sub.wide[self.unit] = WideStatus(Status.UNSUBSCRIBED, self.now, self.source)
+        return changes
+
+
 # --- v3 writes (§5.11) -------------------------------------------------------------------
 
 

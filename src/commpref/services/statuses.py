@@ -252,12 +252,16 @@ async def unsubscribe_all(
     if not valid:
         return BatchResult([], errors)
 
-    def opt_out(sub: Subscriber) -> tuple[list[StatusRow], list[Change]]:
-        return rules.unsubscribe_all(
-            call.ctx, sub, unit, source=call.source, now=call.now, verbose=verbose
-        )
-
     def plan(subs: dict[str, Subscriber]) -> Outcome[list[SubscriberRows[StatusRow]]]:
+        alike = rules.OptOut(call.ctx, unit, source=call.source, now=call.now)
+
+        def opt_out(sub: Subscriber) -> tuple[list[StatusRow], list[Change]]:
+            if not verbose:  # no rows to render: alike subscribers share the work
+                return [], alike.apply(sub)
+            return rules.unsubscribe_all(
+                call.ctx, sub, unit, source=call.source, now=call.now, verbose=True
+            )
+
         ledger = _Ledger(call)
         results = []
         # Every address with nothing stored ends in the same state with the same changes
