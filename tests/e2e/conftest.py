@@ -7,29 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKENDS, POSTGRES_URL
-from tests.support.server import Portal, Server
+from tests.conftest import BACKENDS
+from tests.support.server import Portal, Server, started_server
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    tmp: Path = tmp_path_factory.mktemp("server")
-    if request.param == "sqlite":
-        srv = Server(f"sqlite:///{tmp}/commpref.db", tmp / "server.log")
-        srv.start()
+    with started_server(request.param, tmp_path_factory.mktemp("server")) as srv:
         yield srv
-        srv.stop()
-        return
-    from tests.support.postgres import fresh_database
 
-    assert POSTGRES_URL is not None
-    with fresh_database(POSTGRES_URL) as url:
-        srv = Server(url, tmp / "server.log")
-        srv.start()
+
+@pytest.fixture(params=BACKENDS)
+def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """A server of its own, for tests that kill or restart it."""
+    with started_server(request.param, tmp_path) as srv:
         yield srv
-        srv.stop()
 
 
 @pytest.fixture

@@ -18,15 +18,12 @@ import random
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import BACKENDS, POSTGRES_URL
 from tests.support.server import Portal, Server
 
 pytestmark = pytest.mark.slow
@@ -39,28 +36,6 @@ V = "/communication-preferences/2026-03"
 
 State = tuple[tuple[str, ...], str | None]  # statuses by definition, wide status (or none)
 Change = tuple[str, str, int, str, str]  # email, kind, target, old, new
-
-
-@pytest.fixture(params=BACKENDS)
-def crash_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    if request.param == "sqlite":
-        srv = Server(f"sqlite:///{tmp_path}/crash.db", tmp_path / "server.log")
-        srv.start()
-        try:
-            yield srv
-        finally:
-            srv.stop()
-        return
-    from tests.support.postgres import fresh_database
-
-    assert POSTGRES_URL is not None
-    with fresh_database(POSTGRES_URL) as url:
-        srv = Server(url, tmp_path / "server.log")
-        srv.start()
-        try:
-            yield srv
-        finally:
-            srv.stop()
 
 
 @dataclass
@@ -219,8 +194,8 @@ def ledger_changes(server: Server, portal: Portal) -> tuple[dict[str, Counter[Ch
     return by_request, events
 
 
-def test_sigkill_under_batch_load_loses_no_acknowledged_write(crash_server: Server) -> None:
-    server = crash_server
+def test_sigkill_under_batch_load_loses_no_acknowledged_write(own_server: Server) -> None:
+    server = own_server
     portal = server.new_portal()
     seed = 20260701
     rng = random.Random(seed)

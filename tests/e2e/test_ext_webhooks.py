@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from commpref.domain.webhooks import verify
-from tests.conftest import BACKENDS, POSTGRES_URL
-from tests.support.server import Portal, Server
+from tests.conftest import BACKENDS
+from tests.support.server import Portal, Server, started_server
 
 V1 = "/commpref/v1"
 V4 = "/communication-preferences/v4"
@@ -87,20 +87,8 @@ def fast_server(
         "COMMPREF_WEBHOOK_TIMEOUT_MS": "2000",
     }
     tmp: Path = tmp_path_factory.mktemp("hooks")
-    if request.param == "sqlite":
-        srv = Server(f"sqlite:///{tmp}/commpref.db", tmp / "server.log", env=env)
-        srv.start()
+    with started_server(request.param, tmp, env=env) as srv:
         yield srv
-        srv.stop()
-        return
-    from tests.support.postgres import fresh_database
-
-    assert POSTGRES_URL is not None
-    with fresh_database(POSTGRES_URL) as url:
-        srv = Server(url, tmp / "server.log", env=env)
-        srv.start()
-        yield srv
-        srv.stop()
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from commpref.domain.scopes import (
 )
 from commpref.services import admin
 from commpref.services.context import now_ms
-from tests.conftest import BACKENDS, POSTGRES_URL
+from tests.conftest import BACKENDS
 from tests.e2e.http_helpers import V4_FAMILY, assert_error, default_rows, scrub, url
-from tests.support.server import Portal, Server
+from tests.support.server import Portal, Server, started_server
 
 AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
@@ -119,20 +119,8 @@ def hapikey_server(
 ) -> Iterator[Server]:
     tmp: Path = tmp_path_factory.mktemp("hapikey")
     env = {"COMMPREF_HAPIKEY_ENABLED": "true"}
-    if request.param == "sqlite":
-        srv = Server(f"sqlite:///{tmp}/commpref.db", tmp / "server.log", env=env)
-        srv.start()
+    with started_server(request.param, tmp, env=env) as srv:
         yield srv
-        srv.stop()
-        return
-    from tests.support.postgres import fresh_database
-
-    assert POSTGRES_URL is not None
-    with fresh_database(POSTGRES_URL) as database_url:
-        srv = Server(database_url, tmp / "server.log", env=env)
-        srv.start()
-        yield srv
-        srv.stop()
 
 
 def test_hapikey_when_enabled(hapikey_server: Server) -> None:

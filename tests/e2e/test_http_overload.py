@@ -23,9 +23,9 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import BACKENDS, POSTGRES_URL
+from tests.conftest import BACKENDS
 from tests.e2e.http_helpers import is_uuid4, url
-from tests.support.server import Portal, Server
+from tests.support.server import Portal, Server, started_server
 
 ENV = {
     "COMMPREF_MAX_CONCURRENT_REQUESTS": "1",
@@ -43,20 +43,8 @@ def tight(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     tmp: Path = tmp_path_factory.mktemp("overload")
-    if request.param == "sqlite":
-        srv = Server(f"sqlite:///{tmp}/commpref.db", tmp / "server.log", env=ENV)
-        srv.start()
+    with started_server(request.param, tmp, env=ENV) as srv:
         yield srv
-        srv.stop()
-        return
-    from tests.support.postgres import fresh_database
-
-    assert POSTGRES_URL is not None
-    with fresh_database(POSTGRES_URL) as db:
-        srv = Server(db, tmp / "server.log", env=ENV)
-        srv.start()
-        yield srv
-        srv.stop()
 
 
 @contextmanager

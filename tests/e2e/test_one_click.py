@@ -17,9 +17,9 @@ import pytest
 from commpref.services import links
 from commpref.services.context import now_ms
 from commpref.services.links import LinkClaims
-from tests.conftest import BACKENDS, POSTGRES_URL
+from tests.conftest import BACKENDS
 from tests.e2e.http_helpers import B, url
-from tests.support.server import COMMPREF, Portal, Server
+from tests.support.server import COMMPREF, Portal, Server, started_server
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 EMAIL = "reader@example.com"
@@ -293,20 +293,8 @@ def keyed(
     open the pages for 60 days."""
     tmp: Path = tmp_path_factory.mktemp("keyed")
     env = {"COMMPREF_LINK_SIGNING_KEYS": "new-key, old-key", "COMMPREF_LINK_MAX_AGE_DAYS": "60"}
-    if request.param == "sqlite":
-        srv = Server(f"sqlite:///{tmp}/commpref.db", tmp / "server.log", env=env)
-        srv.start()
+    with started_server(request.param, tmp, env=env) as srv:
         yield srv
-        srv.stop()
-        return
-    from tests.support.postgres import fresh_database
-
-    assert POSTGRES_URL is not None
-    with fresh_database(POSTGRES_URL) as db:
-        srv = Server(db, tmp / "server.log", env=env)
-        srv.start()
-        yield srv
-        srv.stop()
 
 
 def test_links_are_signed_with_the_first_key_and_old_keys_still_work(keyed: Server) -> None:

@@ -12,46 +12,19 @@ import calendar
 import random
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-import pytest
 
-from tests.conftest import BACKENDS, POSTGRES_URL
 from tests.support.server import Portal, Server
 
 SUB, UNSUB, NONE = "SUBSCRIBED", "UNSUBSCRIBED", "NOT_SPECIFIED"
 SOURCE = "Public status API"
 V4_FAMILY = ["v4", "2026-03", "2025-09", "2026-09"]
 LEGAL = ["CONSENT_WITH_NOTICE", "LEGITIMATE_INTEREST_CLIENT", "NON_GDPR", "PROCESS_AND_STORE"]
-
-
-@pytest.fixture(params=BACKENDS)
-def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    """A server of its own, on its own database, stopped at the end."""
-    if request.param == "sqlite":
-        srv = Server(f"sqlite:///{tmp_path}/restart.db", tmp_path / "server.log")
-        srv.start()
-        try:
-            yield srv
-        finally:
-            srv.stop()
-        return
-    from tests.support.postgres import fresh_database
-
-    assert POSTGRES_URL is not None
-    with fresh_database(POSTGRES_URL) as url:
-        srv = Server(url, tmp_path / "server.log")
-        srv.start()
-        try:
-            yield srv
-        finally:
-            srv.stop()
 
 
 def epoch_ms(stamp: str) -> int:

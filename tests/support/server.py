@@ -7,12 +7,14 @@ database, so tests stay fast; `cli()` runs the real console script where a test 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,3 +144,24 @@ class Server:
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+
+@contextlib.contextmanager
+def started_server(
+    backend: str, directory: Path, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """A server on a database of its own (a SQLite file in `directory`, or a fresh
+    PostgreSQL database), stopped at the end."""
+    with contextlib.ExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite:///{directory}/commpref.db"
+        else:
+            from tests.conftest import POSTGRES_URL
+            from tests.support.postgres import fresh_database
+
+            assert POSTGRES_URL is not None
+            url = stack.enter_context(fresh_database(POSTGRES_URL))
+        srv = Server(url, directory / "server.log", env=env or {})
+        srv.start()
+        stack.callback(srv.stop)  # before the database goes
+        yield srv
