@@ -75,6 +75,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     call=Call.make(ctx, actor),
                     inputs=inputs,
                     business_unit_id=None,
+                    verbose=False,  # as S1: the API's default
                 )
                 if record:
                     latencies.append(time.perf_counter() - t0)

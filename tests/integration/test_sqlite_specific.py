@@ -112,6 +112,7 @@ async def test_wal_full_sync_and_no_checkpoint_on_commit(sqlite_store: SqliteSto
     assert await sqlite_store.pragma("wal_autocheckpoint") == 0
     assert await sqlite_store.pragma("cache_size") == -64 * 1024
     assert await sqlite_store.pragma("foreign_keys") == 1
+    assert await sqlite_store.pragma("temp_store") == 2  # MEMORY: savepoint journals stay off disk
 
 
 async def test_synchronous_is_configurable_and_checked(tmp_path: Path) -> None:
