@@ -277,3 +277,43 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(url: str) -> 
         assert len(stored) == 1000
     finally:
         await store.close()
+
+
+async def test_concurrent_reads_share_queries_and_see_every_acknowledged_write(
+    stores: list[PostgresStore],
+) -> None:
+    """Reads asked for together share one query (`storage.coalesce`); each still gets
+    exactly its own addresses, and nothing older than the writes acknowledged before it."""
+    store = stores[0]
+    portal = await store.create_portal(name="p", now=1)
+    other = await store.create_portal(name="q", now=1)
+    addresses = [f"c{i}@example.com" for i in range(40)]
+    await store.mutate(portal.id, addresses[:30], increment(addresses[:30], 1))
+    await store.mutate(other.id, addresses[:5], increment(addresses[:5], 1))
+    alone = {a: await store.read_subscribers(portal.id, [a]) for a in addresses}
+
+    queries: list[list[str]] = []
+    fetch = store._reads._fetch
+
+    async def counted(portal_id: int, emails: list[str]) -> dict[str, Subscriber]:
+        queries.append(emails)
+        return await fetch(portal_id, emails)
+
+    store._reads._fetch = counted
+    together = await asyncio.gather(*(store.read_subscribers(portal.id, [a]) for a in addresses))
+    assert together == [alone[a] for a in addresses]
+    assert len(queries) < len(addresses) / 4  # most of them shared a query
+    assert sum(len(q) for q in queries) == len(addresses)
+
+    # A write acknowledged before a read starts is in that read, however it is batched.
+    async def write_then_read(i: int) -> int:
+        a = addresses[i]
+        await stores[1 + i % 3].mutate(portal.id, [a], increment([a], 2))
+        got = await store.read_subscribers(portal.id, [a])
+        return got[a].types[COUNTER].timestamp
+
+    counts = await asyncio.gather(*(write_then_read(i) for i in range(40)))
+    assert counts == [2] * 30 + [1] * 10
+    # The other portal's reads never see this portal's rows.
+    theirs = await asyncio.gather(*(store.read_subscribers(other.id, [a]) for a in addresses))
+    assert [a for t in theirs for a in t] == addresses[:5]

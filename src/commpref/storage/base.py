@@ -204,7 +204,8 @@ class Store(JobStore, ABC):
     async def read_subscribers(
         self, portal_id: int, emails: Sequence[str]
     ) -> dict[str, Subscriber]:
-        """The stored subscribers among `emails` (normalised); unknown ones are absent."""
+        """The stored subscribers among `emails` (normalised); unknown ones are absent.
+        Read-only: concurrent callers may be handed the same objects (`coalesce`)."""
 
     @abstractmethod
     async def mutate(self, portal_id: int, emails: Sequence[str], plan: Plan[T]) -> T:

@@ -13,8 +13,8 @@ import asyncio
 import random
 import secrets
 import time
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -33,6 +33,7 @@ from commpref.storage import codec, ratelimit_sql
 from commpref.storage import postgres_conn as conn
 from commpref.storage import postgres_sql as sql
 from commpref.storage.base import Outcome, Plan, RateCount, Store, StoredEvent, T
+from commpref.storage.coalesce import ReadCoalescer
 from commpref.storage.migrations import LATEST
 from commpref.storage.postgres_auth import AuthCache
 from commpref.storage.postgres_ext import PostgresExtensions
@@ -60,6 +61,7 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         self._pool: Any = None
         self._portal_secrets: dict[int, bytes] = {}  # never change: see postgres_ext._secret
         self.auth_cache = AuthCache(url)
+        self._reads = ReadCoalescer(self._read_subscribers)
 
     # --- lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
@@ -96,6 +98,17 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
             raise Unavailable(conn.DOWN_MESSAGE)
         return conn.connection(self._pool)
 
+    @asynccontextmanager
+    async def _changing(self) -> AsyncIterator[Any]:
+        """A connection for a change to what `authenticate` answers. Other processes drop
+        their cached look-ups when notified; this one drops its own once the change is
+        made, so its next request sees it (a revoked token fails at once)."""
+        try:
+            async with self._connection() as con:
+                yield con
+        finally:
+            self.auth_cache.changed()
+
     # --- portals, business units, definitions, tokens --------------------------------------
     async def create_portal(
         self,
@@ -107,7 +120,7 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         now: int,
     ) -> Portal:
         names, descriptions, purposes, internal = zip(*sql.DEFAULT_DEFINITIONS, strict=True)
-        async with self._connection() as con, con.transaction():
+        async with self._changing() as con, con.transaction():
             row = await con.fetchrow(
                 sql.INSERT_PORTAL,
                 name,
@@ -133,7 +146,7 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         unknown = set(flags) - sql.PORTAL_FLAGS
         if unknown:
             raise ValueError(f"unknown portal field(s): {', '.join(sorted(unknown))}")
-        async with self._connection() as con:
+        async with self._changing() as con:
             if flags:
                 names = sorted(flags)
                 statement = sql.update_portal_sql(names)
@@ -157,7 +170,7 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
     async def create_business_unit(
         self, *, portal_id: int, business_unit_id: int, name: str
     ) -> BusinessUnit:
-        async with self._connection() as con:
+        async with self._changing() as con:
             try:
                 await con.execute(sql.INSERT_BUSINESS_UNIT, portal_id, business_unit_id, name)
             except asyncpg.ForeignKeyViolationError as exc:
@@ -180,7 +193,7 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         is_internal: bool = False,
         now: int,
     ) -> Definition:
-        async with self._connection() as con:
+        async with self._changing() as con:
             row = await con.fetchrow(
                 sql.INSERT_DEFINITION,
                 portal_id,
@@ -207,7 +220,7 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         if unknown:
             raise ValueError(f"unknown definition field(s): {', '.join(sorted(unknown))}")
         names = sorted(fields)
-        async with self._connection() as con, con.transaction():
+        async with self._changing() as con, con.transaction():
             if names:
                 statement = sql.update_definition_sql(names)
                 row = await con.fetchrow(statement, definition_id, now, *(fields[n] for n in names))
@@ -227,7 +240,7 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         description: str,
         now: int,
     ) -> None:
-        async with self._connection() as con:
+        async with self._changing() as con:
             try:
                 await con.execute(
                     sql.UPSERT_TRANSLATION, definition_id, language_code, name, description, now
@@ -247,7 +260,7 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         expires_at: int | None = None,
         now: int,
     ) -> Token:
-        async with self._connection() as con:
+        async with self._changing() as con:
             try:
                 row = await con.fetchrow(
                     sql.INSERT_TOKEN,
@@ -264,7 +277,7 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         return sql.token(row)
 
     async def revoke_token(self, *, portal_id: int, token_id: int, now: int) -> bool:
-        async with self._connection() as con:
+        async with self._changing() as con:
             row = await con.fetchrow(sql.REVOKE_TOKEN, portal_id, token_id, now)
         return row is not None
 
@@ -299,8 +312,11 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
     ) -> dict[str, Subscriber]:
         if not emails:
             return {}
+        return await self._reads.read(portal_id, emails)
+
+    async def _read_subscribers(self, portal_id: int, emails: list[str]) -> dict[str, Subscriber]:
         async with self._connection() as con:
-            rows = await con.fetch(sql.LOAD_SUBSCRIBERS, portal_id, list(emails))
+            rows = await con.fetch(sql.LOAD_SUBSCRIBERS, portal_id, emails)
             return await self._subscribers(con, portal_id, rows, emails)
 
     async def mutate(self, portal_id: int, emails: Sequence[str], plan: Plan[T]) -> T:
