@@ -93,7 +93,6 @@ class _Front:
             await self.pages(scope, receive, send)
 
 
-
 def _workers(store: Store, settings: Settings, m: Metrics | None) -> Workers | None:
     if not settings.jobs_enabled:
         return None
