@@ -20,9 +20,11 @@ from commpref.domain.model import (
     Subscriber,
     TypeStatus,
 )
+from commpref.errors import NotFound
 from commpref.services import statuses
 from commpref.services.context import Call
 from commpref.storage.base import Outcome
+from commpref.storage.coalesce import Batcher, Outcomes
 from commpref.storage.postgres import PostgresStore
 from tests.conftest import POSTGRES_URL
 from tests.support.postgres import wait_for
@@ -279,6 +281,19 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(url: str) -> 
         await store.close()
 
 
+def count_batches(batcher: Batcher[Any, Any]) -> list[int]:
+    """The sizes of the batches `batcher` runs from now on (the database still does the work)."""
+    sizes: list[int] = []
+    run = batcher._run
+
+    async def counted(portal_id: int, jobs: list[Any]) -> Outcomes:
+        sizes.append(len(jobs))
+        return await run(portal_id, jobs)
+
+    batcher._run = counted
+    return sizes
+
+
 async def test_concurrent_reads_share_queries_and_see_every_acknowledged_write(
     stores: list[PostgresStore],
 ) -> None:
@@ -292,18 +307,11 @@ async def test_concurrent_reads_share_queries_and_see_every_acknowledged_write(
     await store.mutate(other.id, addresses[:5], increment(addresses[:5], 1))
     alone = {a: await store.read_subscribers(portal.id, [a]) for a in addresses}
 
-    queries: list[list[str]] = []
-    fetch = store._reads._fetch
-
-    async def counted(portal_id: int, emails: list[str]) -> dict[str, Subscriber]:
-        queries.append(emails)
-        return await fetch(portal_id, emails)
-
-    store._reads._fetch = counted
+    queries = count_batches(store._reads)
     together = await asyncio.gather(*(store.read_subscribers(portal.id, [a]) for a in addresses))
     assert together == [alone[a] for a in addresses]
     assert len(queries) < len(addresses) / 4  # most of them shared a query
-    assert sum(len(q) for q in queries) == len(addresses)
+    assert sum(queries) == len(addresses)
 
     # A write acknowledged before a read starts is in that read, however it is batched.
     async def write_then_read(i: int) -> int:
@@ -317,3 +325,43 @@ async def test_concurrent_reads_share_queries_and_see_every_acknowledged_write(
     # The other portal's reads never see this portal's rows.
     theirs = await asyncio.gather(*(store.read_subscribers(other.id, [a]) for a in addresses))
     assert [a for t in theirs for a in t] == addresses[:5]
+
+
+async def test_concurrent_writes_share_transactions_and_a_failing_plan_fails_alone(
+    stores: list[PostgresStore],
+) -> None:
+    """Writes of one loop turn run in one transaction (`PostgresStore._write_batch`); a plan
+    that raises leaves no trace, even on addresses the others of its group change."""
+    store = stores[0]
+    portal = await store.create_portal(name="p", now=1)
+    addresses = [f"d{i}@example.com" for i in range(8)]
+    transactions = count_batches(store._writes)
+
+    def failing(emails: list[str]) -> Any:
+        def plan(subs: dict[str, Subscriber]) -> Outcome[int]:
+            increment(emails, 99)(subs)  # changes every subscriber, then gives up
+            raise NotFound("no such thing")
+
+        return plan
+
+    writes = []
+    for i in range(40):
+        chosen = list(dict.fromkeys([addresses[i % 8], addresses[(i * 3) % 8]]))
+        plan = failing(chosen) if i % 7 == 3 else increment(chosen, i)
+        writes.append(store.mutate(portal.id, chosen, plan))
+    results = await asyncio.gather(*writes, return_exceptions=True)
+
+    failed = [i for i, r in enumerate(results) if isinstance(r, BaseException)]
+    assert failed == [i for i in range(40) if i % 7 == 3]
+    assert all(isinstance(results[i], NotFound) for i in failed)
+    assert len(transactions) < 10 and sum(transactions) == 40
+    expected = {a: 0 for a in addresses}
+    for i in range(40):
+        if i % 7 != 3:
+            for a in dict.fromkeys([addresses[i % 8], addresses[(i * 3) % 8]]):
+                expected[a] += 1
+    stored = await stores[1].read_subscribers(portal.id, addresses)
+    assert {a: s.types[COUNTER].timestamp for a, s in stored.items()} == expected
+    for a in addresses:  # one ledger entry per successful write, none from the failed ones
+        sources = [e.event.source for e in await stores[2].events(portal.id, email=a)]
+        assert sources == [f"{n}->{n + 1}" for n in range(expected[a])]

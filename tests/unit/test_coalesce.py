@@ -1,4 +1,5 @@
-"""The read coalescer: reads asked for in one loop turn share one fetch, each gets its own."""
+"""The batcher: jobs of one portal submitted in one loop turn share one `run`, each gets its
+own outcome."""
 
 from __future__ import annotations
 
@@ -6,76 +7,68 @@ import asyncio
 
 import pytest
 
-from commpref.domain.model import Subscriber
 from commpref.errors import Unavailable, ValidationError
-from commpref.storage.coalesce import ReadCoalescer
-
-STORED = {e: Subscriber(e, 1) for e in ("a@x.com", "b@x.com", "c@x.com")}
+from commpref.storage.coalesce import Batcher, Outcomes, one_by_one
 
 
 class Recorder:
-    """A fetch over a dict that records each call; `fail` makes calls raise."""
+    """A `run` that doubles numbers and records each call; negative numbers fail alone,
+    `fail` fails whole batches (as a lost database would)."""
 
-    def __init__(self, fail: dict[str, BaseException] | None = None) -> None:
-        self.calls: list[tuple[int, list[str]]] = []
-        self.fail = fail or {}
+    def __init__(self, fail: BaseException | None = None) -> None:
+        self.calls: list[tuple[int, list[int]]] = []
+        self.fail = fail
 
-    async def __call__(self, portal_id: int, emails: list[str]) -> dict[str, Subscriber]:
-        self.calls.append((portal_id, emails))
-        await asyncio.sleep(0)  # a real fetch yields to the loop
-        for email, exc in self.fail.items():
-            if email in emails:
-                raise exc
-        return {e: STORED[e] for e in emails if e in STORED}
+    async def __call__(self, portal_id: int, jobs: list[int]) -> Outcomes:
+        self.calls.append((portal_id, jobs))
+        await asyncio.sleep(0)  # real work yields to the loop
+        if self.fail is not None:
+            raise self.fail
+        return [(False, ValueError(j)) if j < 0 else (True, 2 * j) for j in jobs]
 
 
-async def test_reads_of_one_turn_share_one_fetch_and_each_gets_only_its_own() -> None:
-    fetch = Recorder()
-    reads = ReadCoalescer(fetch)
+async def test_jobs_of_one_turn_share_one_run_and_each_gets_its_own_outcome() -> None:
+    run = Recorder()
+    batcher: Batcher[int, int] = Batcher(run)
     got = await asyncio.gather(
-        reads.read(1, ["a@x.com"]),
-        reads.read(1, ["b@x.com", "zz@x.com"]),
-        reads.read(1, ["a@x.com", "c@x.com"]),
+        batcher.submit(1, 1), batcher.submit(1, -2), batcher.submit(1, 3), return_exceptions=True
     )
-    assert fetch.calls == [(1, ["a@x.com", "b@x.com", "zz@x.com", "c@x.com"])]
-    assert [sorted(g) for g in got] == [["a@x.com"], ["b@x.com"], ["a@x.com", "c@x.com"]]
-    assert got[0]["a@x.com"] is STORED["a@x.com"]
+    assert run.calls == [(1, [1, -2, 3])]
+    assert got[0] == 2 and got[2] == 6
+    assert isinstance(got[1], ValueError)
 
 
-async def test_portals_and_later_turns_get_fetches_of_their_own() -> None:
-    fetch = Recorder()
-    reads = ReadCoalescer(fetch)
-    await asyncio.gather(reads.read(1, ["a@x.com"]), reads.read(2, ["a@x.com"]))
-    await reads.read(1, ["b@x.com"])
-    assert sorted(fetch.calls) == [(1, ["a@x.com"]), (1, ["b@x.com"]), (2, ["a@x.com"])]
+async def test_portals_and_later_turns_get_runs_of_their_own() -> None:
+    run = Recorder()
+    batcher: Batcher[int, int] = Batcher(run)
+    assert await asyncio.gather(batcher.submit(1, 1), batcher.submit(2, 1)) == [2, 2]
+    assert await batcher.submit(1, 5) == 10
+    assert sorted(run.calls) == [(1, [1]), (1, [5]), (2, [1])]
 
 
-async def test_one_callers_bad_input_fails_only_that_caller() -> None:
-    fetch = Recorder(fail={"bad@x.com": ValidationError("no NUL")})
-    reads = ReadCoalescer(fetch)
-    good, bad = await asyncio.gather(
-        reads.read(1, ["a@x.com"]), reads.read(1, ["bad@x.com"]), return_exceptions=True
-    )
-    assert good == {"a@x.com": STORED["a@x.com"]}
-    assert isinstance(bad, ValidationError)
-    assert fetch.calls == [(1, ["a@x.com", "bad@x.com"]), (1, ["a@x.com"]), (1, ["bad@x.com"])]
-
-
-async def test_an_unavailable_database_fails_every_caller_of_the_batch() -> None:
-    reads = ReadCoalescer(Recorder(fail={"a@x.com": Unavailable("down")}))
-    results = await asyncio.gather(
-        reads.read(1, ["a@x.com"]), reads.read(1, ["b@x.com"]), return_exceptions=True
-    )
-    assert [type(r) for r in results] == [Unavailable, Unavailable]
+async def test_a_failing_run_fails_every_job_of_its_batch() -> None:
+    batcher: Batcher[int, int] = Batcher(Recorder(fail=Unavailable("down")))
+    got = await asyncio.gather(batcher.submit(1, 1), batcher.submit(1, 2), return_exceptions=True)
+    assert [type(g) for g in got] == [Unavailable, Unavailable]
 
 
 async def test_a_caller_that_goes_away_does_not_disturb_the_others() -> None:
-    fetch = Recorder()
-    reads = ReadCoalescer(fetch)
-    leaving = asyncio.ensure_future(reads.read(1, ["a@x.com"]))
-    staying = asyncio.ensure_future(reads.read(1, ["b@x.com"]))
-    await asyncio.sleep(0)  # both are waiting; the fetch has started
+    batcher: Batcher[int, int] = Batcher(Recorder())
+    leaving = asyncio.ensure_future(batcher.submit(1, 1))
+    staying = asyncio.ensure_future(batcher.submit(1, 2))
+    await asyncio.sleep(0)  # both are waiting; the run has started
     leaving.cancel()
-    assert await staying == {"b@x.com": STORED["b@x.com"]}
+    assert await staying == 4
     with pytest.raises(asyncio.CancelledError):
         await leaving
+
+
+async def test_one_by_one_keeps_a_bad_job_from_failing_the_others() -> None:
+    async def run(portal_id: int, jobs: list[int]) -> Outcomes:
+        if 0 in jobs:
+            raise ValidationError("zero")
+        return [(True, j) for j in jobs]
+
+    got = await one_by_one(run, 1, [1, 0, 3])
+    assert [ok for ok, _ in got] == [True, False, True]
+    assert isinstance(got[1][1], ValidationError) and got[2] == (True, 3)

@@ -1,73 +1,83 @@
-"""Subscriber reads that arrive together, answered by one query (the DataLoader pattern).
+"""Requests that arrive together, served by one round of database work.
 
-On PostgreSQL a single-address GET costs one pool checkout and one round trip, and most of
-its CPU (the server's and PostgreSQL's) is that fixed cost, not the row. The reads that
-start in the same turn of the event loop wait for the end of the turn and share one query;
-under load that is most of them (issue 4, S3). A read never sees older data than it would
-have alone: its query starts after the read was asked for.
+On PostgreSQL most of the cost of a single-address request, the server's and PostgreSQL's,
+is fixed: a pool checkout and round trips, one more fsync for a write. Jobs of one portal
+that start in the same turn of the event loop wait for the end of that turn and are run
+together by one call of `run`: reads as one query (the DataLoader pattern), writes as one
+transaction (group commit, as SQLite's writer does). Under load that is most of them
+(issue 4: S3 and S4). A job still sees everything acknowledged before it started, since
+the shared work starts after it was asked for.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
-from commpref.domain.model import Subscriber
-from commpref.errors import ValidationError
+J = TypeVar("J")  # a job
+R = TypeVar("R")  # its result
 
-Fetch = Callable[[int, list[str]], Awaitable[dict[str, Subscriber]]]
-_Waiter = tuple[Sequence[str], "asyncio.Future[dict[str, Subscriber]]"]
+# One outcome per job, in order: (True, result) or (False, the exception it raised).
+Outcomes = list[tuple[bool, Any]]
+Run = Callable[[int, list[J]], Awaitable[Outcomes]]
 
 
-class ReadCoalescer:
-    """`read(portal_id, emails)` as `fetch` answers it, one `fetch` per portal and loop turn.
+class Batcher(Generic[J, R]):
+    """`submit(portal_id, job)` answered by `run(portal_id, jobs)`: one call of `run` per
+    portal and loop turn. `run` returns one outcome per job; an exception it raises itself
+    fails every job of its batch."""
 
-    Waiters that asked for the same address get the same `Subscriber`: the results are
-    read-only, as `Store.read_subscribers` says.
-    """
-
-    def __init__(self, fetch: Fetch) -> None:
-        self._fetch = fetch
-        self._waiting: dict[int, list[_Waiter]] = {}
+    def __init__(self, run: Run[J]) -> None:
+        self._run = run
+        self._waiting: dict[int, list[tuple[J, asyncio.Future[R]]]] = {}
         self._running: set[asyncio.Task[None]] = set()  # strong references until done
 
-    async def read(self, portal_id: int, emails: Sequence[str]) -> dict[str, Subscriber]:
+    async def submit(self, portal_id: int, job: J) -> R:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[dict[str, Subscriber]] = loop.create_future()
+        future: asyncio.Future[R] = loop.create_future()
         waiting = self._waiting.get(portal_id)
         if waiting is None:
             waiting = self._waiting[portal_id] = []
             loop.call_soon(self._dispatch, portal_id)
-        waiting.append((emails, future))
+        waiting.append((job, future))
         return await future
 
     def _dispatch(self, portal_id: int) -> None:
-        self._start(portal_id, self._waiting.pop(portal_id))
-
-    def _start(self, portal_id: int, batch: list[_Waiter]) -> None:
-        task = asyncio.ensure_future(self._run(portal_id, batch))
+        task = asyncio.ensure_future(self._serve(portal_id, self._waiting.pop(portal_id)))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _run(self, portal_id: int, batch: list[_Waiter]) -> None:
-        emails = list(dict.fromkeys(e for wanted, _ in batch for e in wanted))
+    async def _serve(self, portal_id: int, batch: list[tuple[J, asyncio.Future[R]]]) -> None:
         try:
-            found = await self._fetch(portal_id, emails)
+            outcomes = await self._run(portal_id, [job for job, _ in batch])
         except BaseException as exc:
-            if isinstance(exc, ValidationError) and len(batch) > 1:
-                for waiter in batch:  # one caller's bad input must not fail the others
-                    self._start(portal_id, [waiter])
-                return
-            for _, future in batch:
-                if future.done():  # a caller that went away
-                    continue
-                if isinstance(exc, asyncio.CancelledError):
-                    future.cancel()
-                else:
-                    future.set_exception(exc)
+            outcomes = [(False, exc)] * len(batch)
             if not isinstance(exc, Exception):
+                _settle(batch, outcomes)
                 raise
-            return
-        for wanted, future in batch:
-            if not future.done():
-                future.set_result({e: found[e] for e in wanted if e in found})
+        _settle(batch, outcomes)
+
+
+def _settle(batch: list[tuple[Any, asyncio.Future[Any]]], outcomes: Outcomes) -> None:
+    for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+        if future.done():  # a caller that went away
+            continue
+        if ok:
+            future.set_result(value)
+        elif isinstance(value, asyncio.CancelledError):
+            future.cancel()
+        else:
+            future.set_exception(value)
+
+
+async def one_by_one(run: Run[J], portal_id: int, jobs: list[J]) -> Outcomes:
+    """`run` for each job alone: after a batch failed, so that one job's bad input or
+    conflict fails that job only."""
+    outcomes: Outcomes = []
+    for job in jobs:
+        try:
+            outcomes += await run(portal_id, [job])
+        except Exception as exc:
+            outcomes.append((False, exc))
+    return outcomes

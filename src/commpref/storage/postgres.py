@@ -33,7 +33,7 @@ from commpref.storage import codec, ratelimit_sql
 from commpref.storage import postgres_conn as conn
 from commpref.storage import postgres_sql as sql
 from commpref.storage.base import Outcome, Plan, RateCount, Store, StoredEvent, T
-from commpref.storage.coalesce import ReadCoalescer
+from commpref.storage.coalesce import Batcher, Outcomes, one_by_one
 from commpref.storage.migrations import LATEST
 from commpref.storage.postgres_auth import AuthCache
 from commpref.storage.postgres_ext import PostgresExtensions
@@ -52,6 +52,42 @@ _RETRYABLE = (
 )
 
 
+# Writes of up to this many addresses share transactions with the others of their loop turn
+# (`PostgresStore._write_batch`); larger ones gain little from company and run alone.
+GROUP_MAX_ADDRESSES = 100
+_Write = tuple[list[str], Plan[Any]]  # a `mutate` call: its addresses and its plan
+
+
+def _group(jobs: list[_Write]) -> _Write:
+    """One plan running the plans of `jobs` in turn over their own addresses, as if each had
+    its own transaction: a plan that raises has its changes undone and its exception kept.
+    The group's value is one `(True, Outcome)` or `(False, exception)` per job."""
+    addresses = list(dict.fromkeys(e for emails, _ in jobs for e in emails))
+
+    def plan(subs: dict[str, Subscriber]) -> Outcome[Outcomes]:
+        done: Outcomes = []
+        touched: set[str] = set()
+        events: list[Event] = []
+        for emails, job in jobs:
+            before = {e: _copy(subs[e]) for e in emails}
+            try:
+                outcome = job({e: subs[e] for e in emails})
+            except Exception as exc:
+                subs.update(before)
+                done.append((False, exc))
+                continue
+            done.append((True, outcome))
+            touched |= outcome.touched
+            events += outcome.events
+        return Outcome(done, touched, events)
+
+    return addresses, plan
+
+
+def _copy(sub: Subscriber) -> Subscriber:
+    return Subscriber(sub.email, sub.created_at, dict(sub.types), dict(sub.wide), sub.id)
+
+
 class PostgresStore(PostgresExtensions, PostgresJobs, Store):
     kind = "postgresql"
 
@@ -61,7 +97,8 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         self._pool: Any = None
         self._portal_secrets: dict[int, bytes] = {}  # never change: see postgres_ext._secret
         self.auth_cache = AuthCache(url)
-        self._reads = ReadCoalescer(self._read_subscribers)
+        self._reads: Batcher[Sequence[str], dict[str, Subscriber]] = Batcher(self._read_batch)
+        self._writes: Batcher[_Write, Any] = Batcher(self._write_batch)
 
     # --- lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
@@ -312,15 +349,42 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
     ) -> dict[str, Subscriber]:
         if not emails:
             return {}
-        return await self._reads.read(portal_id, emails)
+        return await self._reads.submit(portal_id, emails)
 
-    async def _read_subscribers(self, portal_id: int, emails: list[str]) -> dict[str, Subscriber]:
-        async with self._connection() as con:
-            rows = await con.fetch(sql.LOAD_SUBSCRIBERS, portal_id, emails)
-            return await self._subscribers(con, portal_id, rows, emails)
+    async def _read_batch(self, portal_id: int, jobs: list[Sequence[str]]) -> Outcomes:
+        """The reads of one loop turn (`coalesce`) as one query."""
+        emails = list(dict.fromkeys(e for wanted in jobs for e in wanted))
+        try:
+            async with self._connection() as con:
+                rows = await con.fetch(sql.LOAD_SUBSCRIBERS, portal_id, emails)
+                found = await self._subscribers(con, portal_id, rows, emails)
+        except ValidationError:
+            if len(jobs) == 1:
+                raise
+            return await one_by_one(self._read_batch, portal_id, jobs)
+        return [(True, {e: found[e] for e in wanted if e in found}) for wanted in jobs]
 
     async def mutate(self, portal_id: int, emails: Sequence[str], plan: Plan[T]) -> T:
         addresses = list(dict.fromkeys(emails))
+        if len(addresses) > GROUP_MAX_ADDRESSES:
+            return await self._mutate_alone(portal_id, addresses, plan)
+        value: T = await self._writes.submit(portal_id, (addresses, plan))
+        return value
+
+    async def _write_batch(self, portal_id: int, jobs: list[_Write]) -> Outcomes:
+        """The writes of one loop turn (`coalesce`) as one transaction: one claim, load,
+        save and commit for all of them. A failing plan fails alone (`_group`); if the
+        transaction fails, each write is tried again on its own."""
+        if len(jobs) == 1:
+            return [(True, await self._mutate_alone(portal_id, *jobs[0]))]
+        addresses, plan = _group(jobs)
+        try:
+            done = await self._mutate_once(portal_id, addresses, plan)
+        except Exception:
+            return await one_by_one(self._write_batch, portal_id, jobs)
+        return [(ok, o.value if ok else o) for ok, o in done]
+
+    async def _mutate_alone(self, portal_id: int, addresses: list[str], plan: Plan[T]) -> T:
         for attempt in range(1, MUTATE_ATTEMPTS + 1):
             try:
                 return await self._mutate_once(portal_id, addresses, plan)
