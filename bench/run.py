@@ -67,6 +67,7 @@ SCENARIOS = (
 )
 LARGE_SCENARIOS = (Scenario("S5-S1", "s1", 8, 100), Scenario("S5-S3", "s3", 32, 1))
 B1_CONCURRENCY = 8  # as S1's connections
+SETTLE_WINDOW_S = 0.5  # the server counts as idle below 5 % of a core over this long
 
 
 @dataclass(frozen=True)
@@ -171,8 +172,24 @@ def wrk(
     return bench_json(output, "wrk"), cpu
 
 
+def settle(ctx: Context, server: procs.Server, limit_s: float = 60.0) -> None:
+    """Wait until the server and its database are idle: a write scenario leaves background
+    work behind (SQLite's checkpointer copying the WAL back, up to 256 MiB), which the next
+    scenario would otherwise pay for."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        pids, db_pids = server.pids(), ctx.db_pids()
+        cpu0, db0 = procs.cpu_seconds(pids), procs.cpu_seconds(db_pids)
+        time.sleep(SETTLE_WINDOW_S)
+        cpu1, db1 = procs.cpu_seconds(pids), procs.cpu_seconds(db_pids)
+        if procs.cpu_delta(cpu0, cpu1) + procs.cpu_delta(db0, db1) < 0.05 * SETTLE_WINDOW_S:
+            return
+    log(f"  warning: the server was still busy after {limit_s:.0f} s")
+
+
 def run_scenario(ctx: Context, server: procs.Server, sc: Scenario) -> Result:
     args = ctx.args
+    settle(ctx, server)
     warm, _ = wrk(ctx, server, sc, args.warmup)
     if warm["errors"]["status"] or not warm["requests"]:
         log(f"  warning: {sc.name} warm-up: {warm['requests']} requests, errors {warm['errors']}")
