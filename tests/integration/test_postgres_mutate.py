@@ -20,7 +20,7 @@ from commpref.domain.model import (
     Subscriber,
     TypeStatus,
 )
-from commpref.errors import NotFound
+from commpref.errors import NotFound, ValidationError
 from commpref.services import statuses
 from commpref.services.context import Call
 from commpref.storage.base import Outcome
@@ -322,6 +322,14 @@ async def test_concurrent_reads_share_queries_and_see_every_acknowledged_write(
 
     counts = await asyncio.gather(*(write_then_read(i) for i in range(40)))
     assert counts == [2] * 30 + [1] * 10
+    # Text PostgreSQL cannot hold fails its own read only, not the others of its query.
+    good, bad = await asyncio.gather(
+        store.read_subscribers(portal.id, [addresses[0]]),
+        store.read_subscribers(portal.id, ["nul\x00@example.com"]),
+        return_exceptions=True,
+    )
+    assert isinstance(good, dict) and good[addresses[0]].types[COUNTER].timestamp == 2
+    assert isinstance(bad, ValidationError)
     # The other portal's reads never see this portal's rows.
     theirs = await asyncio.gather(*(store.read_subscribers(other.id, [a]) for a in addresses))
     assert [a for t in theirs for a in t] == addresses[:5]

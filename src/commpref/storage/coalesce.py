@@ -51,11 +51,11 @@ class Batcher(Generic[J, R]):
     async def _serve(self, portal_id: int, batch: list[tuple[J, asyncio.Future[R]]]) -> None:
         try:
             outcomes = await self._run(portal_id, [job for job, _ in batch])
-        except BaseException as exc:
+        except Exception as exc:
             outcomes = [(False, exc)] * len(batch)
-            if not isinstance(exc, Exception):
-                _settle(batch, outcomes)
-                raise
+        except BaseException as exc:  # cancelled: so are its callers
+            _settle(batch, [(False, exc)] * len(batch))
+            raise
         _settle(batch, outcomes)
 
 
@@ -72,12 +72,7 @@ def _settle(batch: list[tuple[Any, asyncio.Future[Any]]], outcomes: Outcomes) ->
 
 
 async def one_by_one(run: Run[J], portal_id: int, jobs: list[J]) -> Outcomes:
-    """`run` for each job alone: after a batch failed, so that one job's bad input or
-    conflict fails that job only."""
-    outcomes: Outcomes = []
-    for job in jobs:
-        try:
-            outcomes += await run(portal_id, [job])
-        except Exception as exc:
-            outcomes.append((False, exc))
-    return outcomes
+    """`run` for each job alone, concurrently: after a batch failed, so that one job's bad
+    input or conflict fails that job only."""
+    answers = await asyncio.gather(*(run(portal_id, [job]) for job in jobs), return_exceptions=True)
+    return [(False, a) if isinstance(a, BaseException) else a[0] for a in answers]
