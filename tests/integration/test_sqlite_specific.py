@@ -66,6 +66,7 @@ async def populate(store: SqliteStore) -> int:
 
 HOT = {
     "load subscribers": (sql.SQL_LOAD_SUBSCRIBERS, (1, '["user0001@example.com"]')),
+    "load one subscriber": (sql.SQL_LOAD_SUBSCRIBER, (1, "user0001@example.com")),
     "authenticate": (sql.SQL_AUTHENTICATE, ("A",)),
     "portal context": (sql.SQL_CONTEXT, (1,)),
     "events by email": (sql.SQL_EVENTS_BY_EMAIL, (*sql.chain_args([3, 9], 0), 1, 10)),
@@ -73,6 +74,7 @@ HOT = {
 }
 EXPECTED = {
     "load subscribers": "USING PRIMARY KEY (portal_id=? AND email=?)",
+    "load one subscriber": "USING PRIMARY KEY (portal_id=? AND email=?)",
     "authenticate": "(secret_hash=?)",
     "portal context": "USING INTEGER PRIMARY KEY (rowid=?)",
     "events by email": "USING INTEGER PRIMARY KEY (rowid=?)",
@@ -103,6 +105,8 @@ async def test_hot_queries_answer_what_the_store_answers(sqlite_store: SqliteSto
         assert [r[0] for r in rows] == ["user0001@example.com"]
     subs = await sqlite_store.read_subscribers(portal_id, [*EMAILS[:3], "x@example.com"])
     assert sorted(subs) == EMAILS[:3]
+    assert list(await sqlite_store.read_subscribers(portal_id, [EMAILS[1]])) == [EMAILS[1]]
+    assert await sqlite_store.read_subscribers(portal_id, ["x@example.com"]) == {}
     assert len(await sqlite_store.events(portal_id, email=EMAILS[1])) == 1
 
 

@@ -72,10 +72,9 @@ SQL_AUTHENTICATE = (
 )
 SQL_CONFIG_VERSION = "SELECT version FROM config_version WHERE id = 1"
 SQL_CONTEXT = f"SELECT {_PORTAL}, {_CONTEXT} FROM portals p WHERE p.id = ?"
-SQL_LOAD_SUBSCRIBERS = (
-    "SELECT email, created_at, state, last_event FROM subscribers "
-    "WHERE portal_id = ? AND email IN (SELECT value FROM json_each(?))"
-)
+_LOAD = "SELECT email, created_at, state, last_event FROM subscribers WHERE portal_id = ? AND "
+SQL_LOAD_SUBSCRIBERS = _LOAD + "email IN (SELECT value FROM json_each(?))"
+SQL_LOAD_SUBSCRIBER = _LOAD + "email = ?"  # one address (a GET, a single write): no JSON
 SQL_SAVE_SUBSCRIBER = (
     "INSERT INTO subscribers (portal_id, email, created_at, state, last_event) "
     "VALUES (?, ?, ?, ?, ?) "
@@ -375,9 +374,12 @@ def load_subscribers(
     if not emails:
         return {}
     subs = {}
-    for email, created_at, state, last_event in c.execute(
-        SQL_LOAD_SUBSCRIBERS, (portal_id, msgspec.json.encode(list(emails)).decode())
-    ):
+    if len(emails) == 1:  # json_each measured ~10 µs of a single GET's ~30 µs read
+        rows = c.execute(SQL_LOAD_SUBSCRIBER, (portal_id, emails[0]))
+    else:
+        listed = msgspec.json.encode(list(emails)).decode()
+        rows = c.execute(SQL_LOAD_SUBSCRIBERS, (portal_id, listed))
+    for email, created_at, state, last_event in rows:
         types, wide = codec.decode(state)
         subs[email] = Subscriber(email, created_at, types, wide)
         if heads is not None and last_event is not None:
