@@ -186,8 +186,8 @@ def comparable(ctx: PortalContext, subs: dict[str, Subscriber]) -> dict[str, Any
     name = {d.id: d.name for d in ctx.definitions}
     return {
         email: (
-            {name[d]: tuple(t) for d, t in sub.types.items()},
-            {u: tuple(w) for u, w in sub.wide.items()},
+            {name[d]: t for d, t in sub.types.items()},
+            dict(sub.wide),
         )
         for email, sub in subs.items()
     }

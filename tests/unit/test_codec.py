@@ -108,5 +108,6 @@ def test_a_packer_packs_an_equal_state_once() -> None:
     pack = codec.Packer()
     optout = TypeStatus(Status.UNSUBSCRIBED, "Public status API", 1_777_629_600_000)
     first = pack.state({1: optout, 2: optout}, {})
-    assert pack.state({1: optout._replace(), 2: optout}, {}) is first  # equal, not identical
+    twin = TypeStatus(optout.status, optout.source, optout.timestamp)
+    assert pack.state({1: twin, 2: optout}, {}) is first  # equal, not identical
     assert pack.state({2: optout, 1: optout}, {}) is not first  # another order packs apart
