@@ -157,8 +157,8 @@ class SqliteStore(SqliteExtensions, Store):
         conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer thread does it
         # Each group-commit job runs in a SAVEPOINT, whose journal keeps the first version of
         # every page the job changes. Past 64 KiB SQLite spills that journal to a temporary
-        # file: a write syscall per page, ~7% of S1's CPU. In memory it costs a few MiB at
-        # most (the pages of one job), and it is never needed after a crash.
+        # file: a write syscall per page, 0.8 of the 6.8 ms of CPU a 100-address opt-out took.
+        # In memory it costs a few MiB at most (the pages of one job), and no crash needs it.
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         sql.migrate(conn)
