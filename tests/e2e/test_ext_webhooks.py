@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +17,7 @@ import pytest
 
 from commpref.domain.webhooks import verify
 from tests.conftest import BACKENDS
-from tests.support.server import Portal, Server, started_server
+from tests.support.server import Portal, Server, started_server, until
 
 V1 = "/commpref/v1"
 V4 = "/communication-preferences/v4"
@@ -97,16 +96,6 @@ def receiver() -> Iterator[Receiver]:
     r.start()
     yield r
     r.stop()
-
-
-def until(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    """Wait for a condition (synchronisation; the tests assert no durations)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def deliveries(client: httpx.Client, hook_id: int) -> list[Any]:

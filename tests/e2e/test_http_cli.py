@@ -15,7 +15,7 @@ import pytest
 from commpref.domain.scopes import ALL_SCOPES, BATCH_WRITE, READ
 from commpref.storage.migrations import LATEST
 from tests.e2e.http_helpers import url
-from tests.support.server import COMMPREF, Server, free_port
+from tests.support.server import COMMPREF, Server, free_port, until
 
 EMAIL = {"channel": "EMAIL"}
 
@@ -286,6 +286,10 @@ def test_serve_with_workers_and_graceful_stop(tmp_path: Path) -> None:
                     json={"inputs": ["w@example.com"]},
                 )
                 assert r.status_code == 200
+        # The port answers once the first worker is up: stop only when both are, or a
+        # worker still starting has no application to shut down.
+        log_path = tmp_path / "server.log"
+        until(lambda: log_path.read_text().count("Application startup complete") == 2, "workers")
     finally:
         proc = srv.proc
         assert proc is not None
