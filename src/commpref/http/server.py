@@ -55,7 +55,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._refused = False
 
     def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)
+        super().connection_made(TurnWrites(transport, self.loop))
         self._arm()  # a connection that never sends a byte is a slow head too
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -127,6 +127,48 @@ class GuardedProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(error_response(status, message))
             self.transport.close()
+
+
+class TurnWrites:
+    """A transport whose writes within one event-loop turn go out as one `send()`.
+
+    uvicorn writes a response's head and body separately: two sends, and over loopback each
+    costs ~25 µs, a sixth of a single GET. Writes are joined and flushed at the end of the
+    turn (`call_soon`), so a streamed body still flows chunk by chunk.
+    """
+
+    def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+
+    def writelines(self, lines: Any) -> None:
+        for data in lines:
+            self.write(data)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending and not self._transport.is_closing():
+            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def configure(settings: Settings) -> None:
