@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -54,8 +54,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._refused = False
 
-    def connection_made(self, transport: Any) -> None:
-        super().connection_made(TurnWrites(transport, self.loop))
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(cast(asyncio.Transport, TurnWrites(transport, self.loop)))
         self._arm()  # a connection that never sends a byte is a slow head too
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -132,12 +132,13 @@ class GuardedProtocol(HttpToolsProtocol):
 class TurnWrites:
     """A transport whose writes within one event-loop turn go out as one `send()`.
 
-    uvicorn writes a response's head and body separately: two sends, and over loopback each
-    costs ~25 µs, a sixth of a single GET. Writes are joined and flushed at the end of the
-    turn (`call_soon`), so a streamed body still flows chunk by chunk.
+    uvicorn writes a response's head and body separately: two sends, ~25 µs each over
+    loopback (the receiving side's TCP work runs in the sender's context), a third of a
+    single GET's CPU. Joined, a GET took 0.14 ms instead of 0.17-0.20. Writes are flushed at
+    the end of the turn (`call_soon`), so a streamed body still flows chunk by chunk.
     """
 
-    def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
