@@ -86,11 +86,9 @@ bench-tools: $(BENCH_STAMP)
 	  $$sudo apt-get update -qq; \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq wrk >/dev/null; }
 
-BENCH_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
-
 bench: bench-tools ## Benchmarks S1-S4, B1, B2, 1M-row import, overload (~8 min); bench-large adds S5
 	$(BIN)/python -m bench $(BENCH_ARGS)
-	$(BIN)/python -m bench.import_bench --postgres $(BENCH_POSTGRES_URL)
+	$(BIN)/python -m bench.import_bench
 	$(BIN)/python bench/overload_bench.py
 
 bench-large: bench-tools

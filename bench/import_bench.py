@@ -2,14 +2,15 @@
 
 Standalone: `python -m bench.import_bench [--rows N] [--postgres URL] [--json FILE]`.
 
-For each backend (SQLite; PostgreSQL when a URL is given or COMMPREF_TEST_POSTGRES_URL is
-set) on a fresh database with one portal: generate a CSV (every 50th row invalid; a mix of
-opt-outs of all and per-type statuses, for ~N/2 distinct addresses so that later rows meet
-stored state), then run the real `commpref import` as a child process and read its wall
-time and peak RSS (ru_maxrss from wait4). The same file is imported a second time as the
-baseline of the same run: every row is then UNCHANGED, so the ratio shows what the writes
-cost over reading, validating and locking. Peak memory must not grow with N (constant-memory
-import): run with --rows 100000 and 1000000 to compare.
+For each backend (SQLite; PostgreSQL unless --sqlite-only: --postgres, else
+COMMPREF_BENCH_POSTGRES_URL, else the default of `python -m bench`) on a fresh database with
+one portal: generate a CSV (every 50th row invalid; a mix of opt-outs of all and per-type
+statuses, for ~N/2 distinct addresses so that later rows meet stored state), then run the
+real `commpref import` as a child process and read its wall time and peak RSS (ru_maxrss
+from wait4). The same file is imported a second time as the baseline of the same run: every
+row is then UNCHANGED, so the ratio shows what the writes cost over reading, validating and
+locking. Peak memory must not grow with N (constant-memory import): run with --rows 100000
+and 1000000 to compare.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from bench.preload import default_postgres_url
 
 COMMPREF = str(Path(sys.executable).with_name("commpref"))
 T0 = 1_700_000_000_000
@@ -108,7 +111,8 @@ def bench(backend: str, url: str, file: Path, rows: int) -> list[Run]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--postgres", default=os.environ.get("COMMPREF_TEST_POSTGRES_URL"))
+    default_url = os.environ.get("COMMPREF_BENCH_POSTGRES_URL") or default_postgres_url()
+    parser.add_argument("--postgres", default=default_url)
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="Also write the results here.")
     args = parser.parse_args()

@@ -194,6 +194,18 @@ def remove_sqlite(target: Path) -> None:
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
+PG_SOCKET_DIR = Path("/var/run/postgresql")  # Debian's
+
+
+def default_postgres_url() -> str:
+    """PostgreSQL's Unix socket when this machine has one: a server on the database's host
+    connects that way, and over TCP loopback each round trip costs both sides more CPU
+    (S3 measured ~25 % more GETs/s through the socket). TCP on 127.0.0.1 otherwise."""
+    if (PG_SOCKET_DIR / ".s.PGSQL.5432").exists():
+        return f"postgresql://postgres@/test?host={PG_SOCKET_DIR}"
+    return "postgresql://postgres@127.0.0.1:5432/test"
+
+
 def _rows(source: Path, sql: str) -> Iterator[tuple[Any, ...]]:
     con = sqlite3.connect(f"file:{source}?immutable=1", uri=True)  # leaves the cache as it is
     try:

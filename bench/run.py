@@ -41,7 +41,6 @@ RESULTS_DIR = BENCH_DIR / "results"  # logs and profiles (gitignored)
 DOC = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks-throughput.png"
 PG_DATABASE = "commpref_bench"
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @dataclass(frozen=True)
@@ -463,7 +462,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds")
     p.add_argument(
         "--postgres-url",
-        default=os.environ.get("COMMPREF_BENCH_POSTGRES_URL", DEFAULT_PG_URL),
+        default=os.environ.get("COMMPREF_BENCH_POSTGRES_URL") or preload.default_postgres_url(),
         help="a maintenance database; the bench creates and drops its own next to it",
     )
     p.add_argument(
@@ -504,7 +503,8 @@ def main(argv: list[str] | None = None) -> int:
         if pg is None:
             backends.remove(POSTGRES)
         else:
-            info["postgresql"] = pg
+            via = "Unix socket" if "host=/" in args.postgres_url else "TCP"
+            info["postgresql"] = f"{pg} (via {via})"
     children = Children()
     results: list[Result] = []
     failures: list[str] = []
