@@ -6,6 +6,7 @@ subscriber in place, and returns what changed. Services persist the result.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -124,33 +125,33 @@ def default_timestamp(sub: Subscriber, definition: Definition, now: int) -> int:
 def status_row(
     sub: Subscriber, definition: Definition, now: int, reason: Reason | None = None
 ) -> StatusRow:
-    stored = sub.types.get(definition.id)
-    if stored is None:
-        return StatusRow(
-            definition,
-            Status.NOT_SPECIFIED,
-            DEFAULT_SOURCE,
-            default_timestamp(sub, definition, now),
-            None,
-            None,
-            reason,
-        )
-    return StatusRow(
-        definition,
-        stored.status,
-        stored.source,
-        stored.timestamp,
-        stored.legal_basis,
-        stored.legal_basis_explanation,
-        reason,
-    )
+    return _status_rows(sub, (definition,), now, reason)[0]
 
 
 def status_rows(
     ctx: PortalContext, sub: Subscriber, business_unit_id: int | None, now: int
 ) -> list[StatusRow]:
     """What B and F answer for one subscriber (§5.4)."""
-    return [status_row(sub, d, now) for d in in_scope(ctx, sub, business_unit_id)]
+    return _status_rows(sub, in_scope(ctx, sub, business_unit_id), now, None)
+
+
+def _status_rows(
+    sub: Subscriber, definitions: Sequence[Definition], now: int, reason: Reason | None
+) -> list[StatusRow]:
+    """The stored status per definition, NOT_SPECIFIED where nothing is stored. One loop
+    without a call per stored row: a batch read makes 1,000 rows (S2 spent ~10 % of its CPU
+    in the call per row)."""
+    types = sub.types
+    rows = []
+    for d in definitions:
+        t = types.get(d.id)
+        if t is None:
+            ts = default_timestamp(sub, d, now)
+            rows.append(StatusRow(d, Status.NOT_SPECIFIED, DEFAULT_SOURCE, ts, None, None, reason))
+        else:
+            basis, explanation = t.legal_basis, t.legal_basis_explanation
+            rows.append(StatusRow(d, t.status, t.source, t.timestamp, basis, explanation, reason))
+    return rows
 
 
 def wide_rows(ctx: PortalContext, sub: Subscriber, business_unit_id: int | None) -> list[WideRow]:
@@ -297,8 +298,10 @@ def unsubscribe_all(
             types[d.id] = opted_out
             changes.append(Change(ChangeKind.TYPE, d.id, old, Status.UNSUBSCRIBED))
             reason = Reason.UNSUBSCRIBE_FROM_ALL_OCCURRED
-        if verbose:
-            rows.append(status_row(sub, d, now, reason))
+        if verbose:  # every row in scope is stored by now
+            t = types[d.id]
+            basis, explanation = t.legal_basis, t.legal_basis_explanation
+            rows.append(StatusRow(d, t.status, t.source, t.timestamp, basis, explanation, reason))
     wide = sub.wide.get(unit)
     if wide is None or wide.status is not Status.UNSUBSCRIBED:
         changes.append(_set_wide(sub, unit, Status.UNSUBSCRIBED, source, now))

@@ -26,29 +26,30 @@ iso = lru_cache(maxsize=8192)(format_ms)
 
 
 def public_status(email: str, row: StatusRow) -> wire.PublicStatus:
-    # The hot path of every status read: StrEnum members are strings and encode as their
-    # value, so they go in as they are (no `.value`, a slow enum property).
-    d = row.definition
-    status: Any = row.status
-    legal_basis: Any = row.legal_basis
-    reason: Any = row.reason
-    return wire.PublicStatus(
-        subscriberIdString=email,
-        subscriptionId=d.id,
-        subscriptionName=d.name,
-        channel="EMAIL",
-        status=status,
-        source=row.source,
-        legalBasis=legal_basis,
-        legalBasisExplanation=row.legal_basis_explanation,
-        setStatusSuccessReason=reason,
-        businessUnitId=d.business_unit_id,
-        timestamp=iso(row.timestamp),
-    )
+    return public_statuses(email, (row,))[0]
 
 
 def public_statuses(email: str, rows: Sequence[StatusRow]) -> list[wire.PublicStatus]:
-    return [public_status(email, r) for r in rows]
+    """The hot path of every status read, one comprehension without a call per row (a batch
+    read renders 1,000). StrEnum members are strings and encode as their value, so they go
+    in as they are (no `.value`, a slow enum property)."""
+    make = wire.PublicStatus
+    return [
+        make(
+            subscriberIdString=email,
+            subscriptionId=(d := r.definition).id,
+            subscriptionName=d.name,
+            channel="EMAIL",
+            status=cast(Any, r.status),
+            source=r.source,
+            legalBasis=cast(Any, r.legal_basis),
+            legalBasisExplanation=r.legal_basis_explanation,
+            setStatusSuccessReason=cast(Any, r.reason),
+            businessUnitId=d.business_unit_id,
+            timestamp=iso(r.timestamp),
+        )
+        for r in rows
+    ]
 
 
 def wide_status(portal: Portal, email: str, row: WideRow) -> wire.PublicWideStatus:
