@@ -97,7 +97,10 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         self._pool: Any = None
         self._portal_secrets: dict[int, bytes] = {}  # never change: see postgres_ext._secret
         self.auth_cache = AuthCache(url)
-        self._reads: Batcher[Sequence[str], dict[str, Subscriber]] = Batcher(self._read_batch)
+        # One read at a time per portal and process: the reads that arrive meanwhile go
+        # together next, on one connection, instead of each turn's on a connection of its own.
+        self._reads: Batcher[Sequence[str], dict[str, Subscriber]]
+        self._reads = Batcher(self._read_batch, limit=1)
         self._writes: Batcher[_Write, Any] = Batcher(self._write_batch)
 
     # --- lifecycle -----------------------------------------------------------------------
