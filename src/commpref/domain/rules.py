@@ -141,16 +141,25 @@ def _status_rows(
     """The stored status per definition, NOT_SPECIFIED where nothing is stored. One loop
     without a call per stored row: a batch read makes 1,000 rows (S2 spent ~10 % of its CPU
     in the call per row)."""
-    types = sub.types
+    types, blank = sub.types, Status.NOT_SPECIFIED  # an enum member costs a lookup per use
     rows = []
     for d in definitions:
         t = types.get(d.id)
         if t is None:
             ts = default_timestamp(sub, d, now)
-            rows.append(StatusRow(d, Status.NOT_SPECIFIED, DEFAULT_SOURCE, ts, None, None, reason))
+            rows.append(StatusRow(d, blank, DEFAULT_SOURCE, ts, None, None, reason))
         else:
-            basis, explanation = t.legal_basis, t.legal_basis_explanation
-            rows.append(StatusRow(d, t.status, t.source, t.timestamp, basis, explanation, reason))
+            rows.append(
+                StatusRow(
+                    d,
+                    t.status,
+                    t.source,
+                    t.timestamp,
+                    t.legal_basis,
+                    t.legal_basis_explanation,
+                    reason,
+                )
+            )
     return rows
 
 

@@ -31,8 +31,10 @@ def public_status(email: str, row: StatusRow) -> wire.PublicStatus:
 
 def public_statuses(email: str, rows: Sequence[StatusRow]) -> list[wire.PublicStatus]:
     """The hot path of every status read, one comprehension without a call per row (a batch
-    read renders 1,000). StrEnum members are strings and encode as their value, so they go
-    in as they are (no `.value`, a slow enum property)."""
+    read renders 1,000)."""
+    # Seen as Any: StrEnum members are strings and encode as their value, so they go in as
+    # they are (no `.value`, a slow enum property; no `cast`, a call per field).
+    any_rows: Sequence[Any] = rows
     make = wire.PublicStatus
     return [
         make(
@@ -40,15 +42,15 @@ def public_statuses(email: str, rows: Sequence[StatusRow]) -> list[wire.PublicSt
             subscriptionId=(d := r.definition).id,
             subscriptionName=d.name,
             channel="EMAIL",
-            status=cast(Any, r.status),
+            status=r.status,
             source=r.source,
-            legalBasis=cast(Any, r.legal_basis),
+            legalBasis=r.legal_basis,
             legalBasisExplanation=r.legal_basis_explanation,
-            setStatusSuccessReason=cast(Any, r.reason),
+            setStatusSuccessReason=r.reason,
             businessUnitId=d.business_unit_id,
             timestamp=iso(r.timestamp),
         )
-        for r in rows
+        for r in any_rows
     ]
 
 
