@@ -22,7 +22,7 @@ from commpref.domain.imports import ImportJob
 from commpref.domain.model import Status
 from commpref.settings import Settings
 from commpref.storage import open_store
-from tests.support.server import COMMPREF, Portal, Server
+from tests.support.server import COMMPREF, Portal, Server, started_server
 
 V1 = "/commpref/v1"
 T = 1_700_000_000_000
@@ -131,22 +131,17 @@ def test_uploads_that_cannot_become_jobs(client: httpx.Client) -> None:
 
 
 @pytest.fixture(scope="module")
-def idle_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, server: Server
-) -> Iterator[Server]:
-    """A second server on the same database with its workers off: jobs stay PENDING."""
-    srv = Server(
-        server.database_url,
-        tmp_path_factory.mktemp("idle") / "server.log",
-        env={"COMMPREF_JOBS_ENABLED": "false"},
-    )
-    srv.start()
-    yield srv
-    srv.stop()
+def idle_server(tmp_path_factory: pytest.TempPathFactory, server: Server) -> Iterator[Server]:
+    """A server with its workers off, on a database of its own, so no other server's workers
+    can pick its jobs up: they stay PENDING."""
+    backend = "sqlite" if server.database_url.startswith("sqlite") else "postgresql"
+    env = {"COMMPREF_JOBS_ENABLED": "false"}
+    with started_server(backend, tmp_path_factory.mktemp("idle"), env) as srv:
+        yield srv
 
 
-def test_a_canceled_job_applies_nothing(idle_server: Server, server: Server) -> None:
-    portal = server.new_portal()
+def test_a_canceled_job_applies_nothing(idle_server: Server) -> None:
+    portal = idle_server.new_portal()
     with idle_server.client(portal.token) as c:
         job = upload(c, b"email,subscription_id,status\nc@example.com,ALL,UNSUBSCRIBED\n")
         canceled = c.post(f"{V1}/imports/{job['id']}/cancel").json()
