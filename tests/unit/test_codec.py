@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -43,15 +44,52 @@ def test_empty_state_round_trip() -> None:
     assert codec.decode(codec.encode({}, {})) == ({}, {})
 
 
-def test_packed_state_stays_small() -> None:
-    # Ten types and a wide status: one row whatever the number of definitions, so it must
-    # stay compact (DESIGN.md "Layout for speed").
-    types = {
-        d: TypeStatus(Status.UNSUBSCRIBED, "Public status API", 1_777_629_600_000)
-        for d in range(1, 11)
+def test_an_opted_out_state_stays_small() -> None:
+    # Ten types and the wide status opted out at once share one entry: the row must not
+    # outgrow its page when an address opts out (DESIGN.md "Layout for speed").
+    optout = TypeStatus(Status.UNSUBSCRIBED, "Public status API", 1_777_629_600_000)
+    types = {33_583_163 + d: optout for d in range(10)}
+    wide = {0: WideStatus(Status.UNSUBSCRIBED, optout.timestamp, optout.source)}
+    packed = codec.encode(types, wide)
+    assert len(packed) <= 70
+    assert codec.decode(packed) == (types, wide)
+    # Without sharing, each of the eleven would carry its own 9-byte timestamp.
+    assert packed.count((1_777_629_600_000).to_bytes(8, "big")) == 1
+
+
+def _encode_first_layout(types: dict[int, TypeStatus], wide: dict[int, WideStatus]) -> bytes:
+    """The layout rows were written in before the compact one: still read as they are."""
+    sources: dict[str, int] = {}
+    packed_types = {
+        d: (
+            CODE[t.status],
+            sources.setdefault(t.source, len(sources)),
+            t.timestamp,
+            t.legal_basis,
+            t.legal_basis_explanation,
+        )
+        for d, t in types.items()
     }
-    packed = codec.encode(types, {0: WideStatus(Status.UNSUBSCRIBED, 1_777_629_600_000, "")})
-    assert len(packed) < 400
+    packed_wide = {
+        u: (CODE[w.status], sources.setdefault(w.source, len(sources)), w.timestamp)
+        for u, w in wide.items()
+    }
+    return msgspec.msgpack.encode((list(sources), packed_types, packed_wide))
+
+
+CODE = {Status.NOT_SPECIFIED: 0, Status.SUBSCRIBED: 1, Status.UNSUBSCRIBED: 2}
+
+
+@given(
+    st.dictionaries(INT64, TYPE_STATUSES, max_size=12),
+    st.dictionaries(INT64, WIDE_STATUSES, max_size=4),
+)
+def test_rows_in_the_first_layout_still_read(
+    types: dict[int, TypeStatus], wide: dict[int, WideStatus]
+) -> None:
+    first = _encode_first_layout(types, wide)
+    assert codec.decode(first) == (types, wide)
+    assert codec.decode(codec.encode(types, wide)) == (types, wide)
 
 
 @given(
