@@ -22,9 +22,9 @@ _STATUS = (Status.NOT_SPECIFIED, Status.SUBSCRIBED, Status.UNSUBSCRIBED)
 # opt-out of all gives every definition and the wide status one identical entry), so each
 # is stored once; a portal's definition ids lie close together, so as offsets from the
 # smallest they take a byte each. Ten definitions opted out take 64 bytes, against 185 to
-# 225 when every definition carried its own entry under its full id. Row
-# size is what decides the cost of a write: a row that outgrows its page splits it, and
-# every page a transaction dirties is a WAL frame written, synced and copied back.
+# 225 with an entry per definition under its full id. Row size decides what a write costs:
+# a row that outgrows its page splits it, and every page a transaction dirties is a WAL
+# frame written, synced and copied back.
 _Entry = tuple[int, int, int, str | None, str | None]
 _Packed = tuple[list[str], list[_Entry], int, dict[int, int], dict[int, int]]
 # The first layout (until 2026-11-26): (sources, {definition_id: entry}, {business_unit_id:
