@@ -191,19 +191,48 @@ def portal() -> None:
 @click.option("--gdpr", is_flag=True, help="Opt-ins need a legal basis.")
 @click.option("--brands", is_flag=True, help="Enable business units (brands).")
 @click.option("--default-language", default="en", show_default=True)
+@click.option(
+    "--erasure-key",
+    default=None,
+    help="Another portal's erasure key (`portal erasure-key`), to restore that portal's "
+    "export here with its erasures still suppressed. Default: a new random key.",
+)
 @database_url_option
 def portal_create(
-    name: str, gdpr: bool, brands: bool, default_language: str, database_url: str | None
+    name: str,
+    gdpr: bool,
+    brands: bool,
+    default_language: str,
+    erasure_key: str | None,
+    database_url: str | None,
 ) -> None:
     """Create a portal (with HubSpot's three default definitions); prints its id."""
 
     async def create(store: Store) -> int:
         p = await admin.create_portal(
-            store=store, name=name, gdpr=gdpr, brands=brands, default_language=default_language
+            store=store,
+            name=name,
+            gdpr=gdpr,
+            brands=brands,
+            default_language=default_language,
+            erasure_key=erasure_key,
         )
         return p.id
 
     click.echo(_run(_settings(database_url), create))
+
+
+@portal.command("erasure-key")
+@click.option("--portal", "portal_id", type=int, required=True)
+@database_url_option
+def portal_erasure_key(portal_id: int, database_url: str | None) -> None:
+    """Print the portal's erasure key: the secret its erasure hashes are made with. Keep it
+    as secret as the database; give it to `portal create --erasure-key` to restore an export."""
+
+    async def key(store: Store) -> str:
+        return await store.erasure_key(portal_id)
+
+    click.echo(_run(_settings(database_url), key))
 
 
 @portal.command("set")

@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from commpref.domain import erasure
-from commpref.domain.imports import ImportRow, ReportRow, Verdict, apply_row, read_record
+from commpref.domain.imports import (
+    ImportRow,
+    ReportRow,
+    Verdict,
+    apply_row,
+    apply_suppression,
+    read_record,
+)
 from commpref.domain.model import Change, ChangeKind, Status, Subscriber, TypeStatus, WideStatus
 from tests.unit.builders import (
     EMAIL,
@@ -115,9 +122,14 @@ def test_an_opt_out_row_applies_under_an_opt_out_of_all() -> None:
     assert sub.types[101].status is UNSUB and sub.wide[0].status is UNSUB
 
 
-def test_a_not_specified_row_where_nothing_is_stored_is_kept_without_a_change() -> None:
+def test_a_not_specified_row_where_nothing_is_stored_is_applied_as_a_change() -> None:
     sub = subscriber()
-    assert apply(sub, row(NS, OLDER)) == (Verdict.STORED, [], "")
+    assert apply(sub, row(NS, OLDER)) == (
+        Verdict.APPLIED, [Change(ChangeKind.TYPE, 101, NS, NS)], ""
+    )  # fmt: skip
+    assert sub.types[101] == TypeStatus(NS, "Import", OLDER)
+    # Once stored, the same row again stores nothing.
+    assert apply(sub, row(NS, NEWER)) == (Verdict.UNCHANGED, [], "")
     assert sub.types[101] == TypeStatus(NS, "Import", OLDER)
 
 
@@ -206,9 +218,57 @@ def read(**record: Any) -> ImportRow | ReportRow:
     return read_record(CTX, 12, {**base, **record}, now=NOW)
 
 
-def test_a_valid_record_is_normalised() -> None:
-    got = read(timestamp="2026-05-01T10:00:00Z", source=" Bounce ", legal_basis="non_gdpr")
-    assert got == ImportRow(12, EMAIL, 101, 0, UNSUB, NOW, "Bounce", "NON_GDPR", None)
+def test_a_valid_record_is_normalised_and_its_free_text_kept_as_given() -> None:
+    got = read(timestamp="2026-05-01T10:00:00Z", source=" Bounce ", legal_basis="non_gdpr",
+               legal_basis_explanation=" said so ")  # fmt: skip
+    assert got == ImportRow(12, EMAIL, 101, 0, UNSUB, NOW, " Bounce ", "NON_GDPR", " said so ")
+
+
+def test_a_name_of_another_definition_wins_over_an_id_of_this_portal() -> None:
+    # An export of another database: its id 101 is "Type 102" here.
+    assert read(subscription_id="101", subscription_name="Type 102").subscription_id == 102
+    assert read(subscription_id="101", subscription_name="Type 101").subscription_id == 101
+    # A name this portal lacks leaves the id as it is (a renamed definition).
+    assert read(subscription_id="101", subscription_name="Renamed").subscription_id == 101
+
+
+KEY_ID = erasure.key_id(b"k" * 64)
+LABEL = erasure.label(bytes(range(32)))
+
+
+def read_erased(**record: Any) -> ImportRow | ReportRow:
+    base = {"email": LABEL, "subscription_id": "erased", "status": "UNSUBSCRIBED",
+            "erasure_key_id": KEY_ID, "timestamp": str(NOW - 9)}  # fmt: skip
+    return read_record(CTX, 3, {**base, **record}, now=NOW, erasure_key_id=KEY_ID)
+
+
+def test_an_erased_row_is_a_suppression_under_the_same_erasure_key() -> None:
+    assert read_erased() == ImportRow(3, LABEL, None, 0, UNSUB, NOW - 9, erasure.ERASURE_SOURCE)
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ({"erasure_key_id": "0" * 16}, "Erased under erasure key 0000000000000000, not this"),
+        ({"erasure_key_id": ""}, "Erased under erasure key (none given)"),
+        ({"email": "jane@example.com"}, "ERASED rows take an erasure label"),
+        ({"email": LABEL[:-2]}, "ERASED rows take an erasure label"),
+        ({"status": "SUBSCRIBED"}, "ERASED rows take UNSUBSCRIBED"),
+        ({"timestamp": "yesterday"}, "Invalid timestamp yesterday"),
+    ],
+)
+def test_an_erased_row_that_cannot_be_kept_is_rejected(record: dict[str, str], reason: str) -> None:
+    got = read_erased(**record)
+    assert isinstance(got, ReportRow) and got.kind == "REJECTED"
+    assert got.reason.startswith(reason)
+
+
+def test_a_suppression_keeps_the_newest_erasure_time() -> None:
+    r = ImportRow(3, LABEL, None, 0, UNSUB, NOW, erasure.ERASURE_SOURCE)
+    assert apply_suppression(None, r) is Verdict.APPLIED
+    assert apply_suppression(NOW - 1, r) is Verdict.APPLIED
+    assert apply_suppression(NOW, r) is Verdict.UNCHANGED
+    assert apply_suppression(NOW + 1, r) is Verdict.UNCHANGED
 
 
 @pytest.mark.parametrize(

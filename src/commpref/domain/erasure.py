@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable
 
 from commpref.domain.model import Change, ChangeKind, Status, Subscriber, TypeStatus, WideStatus
@@ -25,6 +26,19 @@ def subject_key(secret: bytes, email: str) -> bytes:
     return hmac.new(secret, email.encode(), hashlib.sha256).digest()
 
 
+def key_id(secret: bytes) -> str:
+    """A short public name of a portal's erasure key: exports carry it beside each erasure
+    hash, so an import can tell whether the hash suppresses anything under its own key. It
+    reveals nothing that would help reverse a hash."""
+    return hmac.new(secret, b"commpref erasure key id", hashlib.sha256).hexdigest()[:16]
+
+
+def valid_key(value: str) -> bool:
+    """An erasure key as portals hold it: 32 to 128 URL-safe characters (new portals get
+    64 hexadecimal digits)."""
+    return re.fullmatch(r"[A-Za-z0-9_-]{32,128}", value) is not None
+
+
 def label(key: bytes) -> str:
     """What the ledger shows instead of an erased address."""
     return LABEL_PREFIX + key.hex()
@@ -32,11 +46,13 @@ def label(key: bytes) -> str:
 
 def key_of(label_: str) -> bytes | None:
     """The keyed hash a label shows, or None for a string that is no label."""
+    if not is_label(label_):
+        return None
     try:
         key = bytes.fromhex(label_.removeprefix(LABEL_PREFIX))
     except ValueError:
         return None
-    return key if is_label(label_) and len(key) == 32 else None
+    return key if len(key) == 32 else None
 
 
 def is_label(subscriber: str) -> bool:

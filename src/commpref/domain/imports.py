@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from commpref.domain import emails, rules
+from commpref.domain import emails, erasure, rules
 from commpref.domain.model import (
     Change,
     ChangeKind,
@@ -30,6 +30,7 @@ from commpref.domain.model import (
 )
 
 ALL = "ALL"  # the subscription column's value for the opt-out-of-all switch
+ERASED = "ERASED"  # the subscription column's value for an erasure's suppression
 DEFAULT_SOURCE = "Import"
 MAX_TEXT = 1000  # longest source or explanation accepted
 MAX_TIMESTAMP = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
@@ -43,6 +44,7 @@ COLUMNS = (
     "source",
     "legal_basis",
     "legal_basis_explanation",
+    "erasure_key_id",
 )
 REQUIRED_COLUMNS = ("email", "status")
 _ALIASES = {
@@ -57,6 +59,7 @@ _ALIASES = {
     "legalbasis": "legal_basis",
     "legalbasisexplanation": "legal_basis_explanation",
     "explanation": "legal_basis_explanation",
+    "erasurekeyid": "erasure_key_id",
 }
 _LEGAL_BASES = frozenset(b.value for b in LegalBasis)
 _STATUSES = {s.value: s for s in Status}
@@ -77,15 +80,15 @@ FINISHED = frozenset({ImportStatus.COMPLETE, ImportStatus.CANCELED, ImportStatus
 
 class Verdict(StrEnum):
     APPLIED = "APPLIED"
-    UNCHANGED = "UNCHANGED"  # already in that state
-    STORED = "STORED"  # an explicit NOT_SPECIFIED row kept where none was: no consent change
+    UNCHANGED = "UNCHANGED"  # already in that state: nothing is stored
     STALE = "STALE"  # the stored state is newer: skipped
     PROTECTED = "PROTECTED"  # would undo an opt-out without allow_resubscribe: skipped
 
 
 class ImportRow(NamedTuple):
     """One valid row. `subscription_id` None means the opt-out-of-all switch of
-    `business_unit_id`. (A tuple: a million-row import builds a million of them.)"""
+    `business_unit_id`, or, when `email` is an erasure label (`erasure.is_label`), that
+    erasure's suppression. (A tuple: a million-row import builds a million of them.)"""
 
     line: int
     email: str
@@ -171,29 +174,32 @@ def parse_timestamp(value: str) -> int | None:
     return ms if 0 <= ms <= MAX_TIMESTAMP else None
 
 
-def _text(value: Any) -> str:
-    """A field as clean text: no NUL (PostgreSQL cannot store it) and no lone surrogates."""
+def _text(value: Any, *, strip: bool = True) -> str:
+    """A field as clean text: no NUL (PostgreSQL cannot store it) and no lone surrogates.
+    Free text (`strip=False`) keeps its spaces, so an exported status imports unchanged."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = str(value).strip()
+    text = str(value).strip() if strip else str(value)
     if text.isascii():  # the common case, and the cheap one
         return text.replace("\x00", "\ufffd") if "\x00" in text else text
     return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def _definition(ctx: PortalContext, raw_id: str, name: str) -> Definition | str:
+    """The definition a row names. When the id is this portal's but the name is another
+    definition's (a file exported from another database, where ids differ), the name wins."""
+    named = [d for d in ctx.definitions if d.name == name] if name else []
     if raw_id:
         number = int(raw_id) if _DIGITS.fullmatch(raw_id) else None
         if number is None:
-            return f"subscription_id {raw_id} is neither a definition id nor {ALL}"
+            return f"subscription_id {raw_id} is neither a definition id nor {ALL} or {ERASED}"
         found = ctx.definition(number)
-        if found is not None:
+        if found is not None and (found.name == name or len(named) != 1):
             return found
         if not name:
             return f"Subscription definition {raw_id} does not exist"
-    named = [d for d in ctx.definitions if d.name == name]
     if len(named) == 1:
         return named[0]
     if not named:
@@ -201,12 +207,51 @@ def _definition(ctx: PortalContext, raw_id: str, name: str) -> Definition | str:
     return f"Several subscription definitions are named {name!r}"
 
 
+def _suppression(
+    line: int, record: dict[str, Any], raw_email: str, erasure_key_id: str, *, now: int
+) -> ImportRow | ReportRow:
+    """An `ERASED` row: an erasure's keyed hash, kept as a suppression. The hash only
+    suppresses anything under the erasure key it was made with, hence the key id check."""
+
+    def reject(reason: str) -> ReportRow:
+        return ReportRow(line, raw_email, "REJECTED", reason)
+
+    if erasure.key_of(raw_email) is None:
+        return reject(f"{ERASED} rows take an erasure label ({erasure.LABEL_PREFIX}<64 hex>)")
+    if _text(record.get("status")).upper() != Status.UNSUBSCRIBED.value:
+        return reject(f"{ERASED} rows take UNSUBSCRIBED")
+    given = _text(record.get("erasure_key_id")).lower()
+    if given != erasure_key_id:
+        return reject(
+            f"Erased under erasure key {given or '(none given)'}, not this portal's "
+            f"({erasure_key_id}): create the portal with the source portal's erasure key"
+        )
+    raw_ts = _text(record.get("timestamp"))
+    timestamp = parse_timestamp(raw_ts) if raw_ts else now
+    if timestamp is None:
+        return reject(
+            f"Invalid timestamp {raw_ts}; use epoch milliseconds or ISO 8601 (1970 to 9999)"
+        )
+    source = _text(record.get("source"), strip=False) or erasure.ERASURE_SOURCE
+    if len(source) > MAX_TEXT:
+        return reject(f"source holds at most {MAX_TEXT} characters")
+    return ImportRow(line, raw_email, None, 0, Status.UNSUBSCRIBED, timestamp, source)
+
+
 def read_record(
-    ctx: PortalContext, line: int, record: dict[str, Any], *, now: int
+    ctx: PortalContext,
+    line: int,
+    record: dict[str, Any],
+    *,
+    now: int,
+    erasure_key_id: str = "",
 ) -> ImportRow | ReportRow:
     """One record (keys already canonical, see `column`) as a valid row, or the reason it
-    is rejected. Rows without a timestamp take `now` (the job's creation)."""
+    is rejected. Rows without a timestamp take `now` (the job's creation). `erasure_key_id`
+    is the portal's (`erasure.key_id`): `ERASED` rows made under another key are rejected."""
     raw_email = _text(record.get("email"))
+    if _text(record.get("subscription_id")).upper() == ERASED:
+        return _suppression(line, record, raw_email, erasure_key_id, now=now)
     # U+FFFD stands for bytes that were not UTF-8 (or a NUL): never part of a real address.
     email = None if "\ufffd" in raw_email else emails.parse(raw_email)
 
@@ -251,8 +296,8 @@ def read_record(
     legal_basis = _text(record.get("legal_basis")).upper() or None
     if legal_basis is not None and legal_basis not in _LEGAL_BASES:
         return reject(f"Invalid legal_basis {legal_basis}")
-    explanation = _text(record.get("legal_basis_explanation")) or None
-    source = _text(record.get("source")) or DEFAULT_SOURCE
+    explanation = _text(record.get("legal_basis_explanation"), strip=False) or None
+    source = _text(record.get("source"), strip=False) or DEFAULT_SOURCE
     if len(source) > MAX_TEXT or (explanation is not None and len(explanation) > MAX_TEXT):
         return reject(f"source and legal_basis_explanation hold at most {MAX_TEXT} characters")
     if subscription_id is not None and rules.missing_legal_basis(
@@ -294,11 +339,15 @@ def apply_row(
     opt_out = row.status is Status.UNSUBSCRIBED
     lift = row.status is Status.SUBSCRIBED and opted_out
     if cur is row.status and not lift:
-        if stored is None:  # an explicit NOT_SPECIFIED (e.g. exported): keep its source and time
+        if stored is None:
+            # An explicit NOT_SPECIFIED where nothing is stored (an exported row, say): stored
+            # with its source and time, so it is a change the ledger must hold.
             sub.types[definition.id] = TypeStatus(
                 row.status, row.source, row.timestamp, row.legal_basis, row.legal_basis_explanation
             )
-            return Verdict.STORED, [], ""
+            change = Change(ChangeKind.TYPE, definition.id, cur, row.status, row.legal_basis,
+                            row.legal_basis_explanation)  # fmt: skip
+            return Verdict.APPLIED, [change], ""
         return Verdict.UNCHANGED, [], ""
     if cur is not row.status and not _newer(row, stored_at, opt_out):
         return Verdict.STALE, [], "the stored status is newer"
@@ -334,3 +383,9 @@ def _apply_wide(
         return Verdict.PROTECTED, [], "would undo an opt-out (allow resubscribe to apply it)"
     sub.wide[unit] = WideStatus(row.status, row.timestamp, row.source)
     return Verdict.APPLIED, [Change(ChangeKind.WIDE, unit, cur, row.status)], ""
+
+
+def apply_suppression(stored_at: int | None, row: ImportRow) -> Verdict:
+    """An `ERASED` row against the suppression stored under its hash (its erasure time, or
+    None): stored when newer, as a repeated erasure keeps the newest time."""
+    return Verdict.APPLIED if stored_at is None or row.timestamp > stored_at else Verdict.UNCHANGED

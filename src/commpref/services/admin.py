@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from commpref.domain import erasure
 from commpref.domain.model import RATE_LIMIT_TIERS, BusinessUnit, Definition, Portal, Token
 from commpref.domain.scopes import ALL_SCOPES
 from commpref.errors import ValidationError
@@ -17,14 +18,20 @@ async def create_portal(
     gdpr: bool = False,
     brands: bool = False,
     default_language: str = "en",
+    erasure_key: str | None = None,
 ) -> Portal:
+    """A new portal; `erasure_key` is another portal's, when this one restores its export
+    (docs/import-export.md): the erasure hashes of that export then suppress here too."""
     if not name.strip():
         raise ValidationError("A portal needs a name")
+    if erasure_key is not None and not erasure.valid_key(erasure_key):
+        raise ValidationError("An erasure key is 32 to 128 characters of A-Z, a-z, 0-9, _ and -")
     return await store.create_portal(
         name=name.strip(),
         gdpr=gdpr,
         brands=brands,
         default_language=default_language,
+        erasure_key=erasure_key,
         now=now_ms(),
     )
 

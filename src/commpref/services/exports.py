@@ -16,7 +16,8 @@ from typing import Any
 
 import msgspec
 
-from commpref.domain.imports import ALL, COLUMNS
+from commpref.domain import erasure
+from commpref.domain.imports import ALL, COLUMNS, ERASED
 from commpref.domain.model import ChangeKind, PortalContext, Status, Subscriber
 from commpref.services import history
 from commpref.storage.base import Store
@@ -50,25 +51,11 @@ def format_ms(ms: int) -> str:
 def state_records(
     ctx: PortalContext, sub: Subscriber, *, only_unsubscribed: bool
 ) -> list[dict[str, Any]]:
-    """One record per stored status of an address: opt-out-of-all switches first (`ALL`),
-    then the definitions', by id."""
+    """One record per stored status of an address: the definitions' by id, then the
+    opt-out-of-all switches (`ALL`). Switches come last so that an import applies each type
+    row before the switch that covers it: a type row after an opt-out of all would read as a
+    request to lift it (`domain.imports.apply_row`)."""
     out: list[dict[str, Any]] = []
-    for unit, wide in sorted(sub.wide.items()):
-        if only_unsubscribed and wide.status is not Status.UNSUBSCRIBED:
-            continue
-        out.append(
-            {
-                "email": sub.email,
-                "subscription_id": ALL,
-                "subscription_name": "",
-                "business_unit_id": unit,
-                "status": wide.status.value,
-                "timestamp": format_ms(wide.timestamp),
-                "source": wide.source,
-                "legal_basis": None,
-                "legal_basis_explanation": None,
-            }
-        )
     for definition_id, t in sorted(sub.types.items()):
         if only_unsubscribed and t.status is not Status.UNSUBSCRIBED:
             continue
@@ -84,9 +71,44 @@ def state_records(
                 "source": t.source,
                 "legal_basis": t.legal_basis,
                 "legal_basis_explanation": t.legal_basis_explanation,
+                "erasure_key_id": None,
+            }
+        )
+    for unit, wide in sorted(sub.wide.items()):
+        if only_unsubscribed and wide.status is not Status.UNSUBSCRIBED:
+            continue
+        out.append(
+            {
+                "email": sub.email,
+                "subscription_id": ALL,
+                "subscription_name": "",
+                "business_unit_id": unit,
+                "status": wide.status.value,
+                "timestamp": format_ms(wide.timestamp),
+                "source": wide.source,
+                "legal_basis": None,
+                "legal_basis_explanation": None,
+                "erasure_key_id": None,
             }
         )
     return out
+
+
+def suppression_record(key: bytes, erased_at: int, key_id: str) -> dict[str, Any]:
+    """An erasure's suppression: its keyed hash (never the address), dated with the
+    erasure, and the id of the erasure key it was made with."""
+    return {
+        "email": erasure.label(key),
+        "subscription_id": ERASED,
+        "subscription_name": "",
+        "business_unit_id": None,
+        "status": Status.UNSUBSCRIBED.value,
+        "timestamp": format_ms(erased_at),
+        "source": erasure.ERASURE_SOURCE,
+        "legal_basis": None,
+        "legal_basis_explanation": None,
+        "erasure_key_id": key_id,
+    }
 
 
 def _history_record(event: history.ConsentEvent) -> dict[str, Any]:
@@ -150,13 +172,18 @@ async def stream(
     if fmt == "csv":
         yield encode(fmt, COLUMNS, [], True)
     after = ""
-    while True:
-        subs = await store.subscribers_page(ctx.portal.id, after_email=after, limit=page_size)
-        if not subs:
-            return
+    while subs := await store.subscribers_page(ctx.portal.id, after_email=after, limit=page_size):
         records = [
             r for sub in subs for r in state_records(ctx, sub, only_unsubscribed=only_unsubscribed)
         ]
         if records:
             yield encode(fmt, COLUMNS, records, False)
         after = subs[-1].email
+    # Erased addresses last: a stored record of an address erased before (resubscribed
+    # since) then imports as it is, and its suppression beside it.
+    key_id = erasure.key_id((await store.erasure_key(ctx.portal.id)).encode())
+    after_key = b""
+    while keys := await store.suppressions_page(ctx.portal.id, after_key=after_key,
+                                                limit=page_size):  # fmt: skip
+        yield encode(fmt, COLUMNS, [suppression_record(k, at, key_id) for k, at in keys], False)
+        after_key = keys[-1][0]

@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from commpref.domain import erasure
 from commpref.domain.imports import (
     COLUMNS,
     REQUIRED_COLUMNS,
@@ -33,14 +34,15 @@ from commpref.domain.imports import (
     ReportRow,
     Verdict,
     apply_row,
+    apply_suppression,
     column,
     read_record,
 )
-from commpref.domain.model import Event, PortalContext, Status, Subscriber
+from commpref.domain.model import Change, Event, PortalContext, Status, Subscriber
 from commpref.errors import ValidationError
 from commpref.services.context import now_ms
 from commpref.storage.base import Outcome, Store
-from commpref.storage.base_jobs import ImportChunk
+from commpref.storage.base_jobs import ImportChunk, ImportPlan
 
 FORMATS = ("csv", "jsonl")
 CHUNK_ROWS = 5000  # valid rows per chunk: one transaction each
@@ -155,7 +157,13 @@ class StagedChunk:
 
 
 def staged_chunks(
-    path: Path, fmt: str, ctx: PortalContext, *, now: int, chunk_rows: int
+    path: Path,
+    fmt: str,
+    ctx: PortalContext,
+    *,
+    now: int,
+    chunk_rows: int,
+    erasure_key_id: str = "",
 ) -> Iterator[StagedChunk]:
     """Valid rows in chunks of `chunk_rows`, each with the rejects read alongside."""
     chunk: StagedChunk | None = None
@@ -165,7 +173,7 @@ def staged_chunks(
         if isinstance(record, str):
             chunk.rejects.append(ReportRow(line, "", "REJECTED", record))
         else:
-            row = read_record(ctx, line, record, now=now)
+            row = read_record(ctx, line, record, now=now, erasure_key_id=erasure_key_id)
             if isinstance(row, ReportRow):
                 chunk.rejects.append(row)
             else:
@@ -200,7 +208,10 @@ async def stage(
 ) -> ImportJob:
     """Read the file into the job (which must be UPLOADING); it becomes PENDING, or
     PROCESSING leased to `owner`."""
-    chunks = staged_chunks(path, job.format, ctx, now=job.created_at, chunk_rows=chunk_rows)
+    key_id = erasure.key_id((await store.erasure_key(ctx.portal.id)).encode())
+    chunks = staged_chunks(
+        path, job.format, ctx, now=job.created_at, chunk_rows=chunk_rows, erasure_key_id=key_id
+    )
 
     def read() -> tuple[StagedChunk, bytes] | None:
         chunk = next(chunks, None)
@@ -266,45 +277,59 @@ async def create(
 # --- running a job ---------------------------------------------------------------------------
 
 
-def chunk_plan(
-    ctx: PortalContext, job: ImportJob, rows: list[ImportRow], now: int
-) -> Callable[[dict[str, Subscriber]], Outcome[ImportTally]]:
-    """The `mutate` plan of one chunk: every row in file order (later rows see earlier)."""
+def chunk_plan(ctx: PortalContext, job: ImportJob, rows: list[ImportRow], now: int) -> ImportPlan:
+    """The plan of one chunk: every row in file order (later rows see earlier). Whatever a
+    row stores is counted applied and is one ledger entry (actor `import:<job id>`, the
+    row's source and time); a row counted unchanged stores nothing."""
     actor = f"import:{job.id}"
 
-    def plan(subs: dict[str, Subscriber]) -> Outcome[ImportTally]:
+    def plan(subs: dict[str, Subscriber], erased: dict[bytes, int]) -> Outcome[ImportTally]:
         tally = ImportTally(processed=len(rows))
-        touched: set[str] = set()
-        events: list[Event] = []
+        outcome = Outcome(tally)
         for row in rows:
-            sub = subs[row.email]
-            definition = None
-            if row.subscription_id is not None:
-                definition = ctx.definition(row.subscription_id)
-                if definition is None:  # definitions are never deleted; a moved database?
-                    tally.skipped += 1
-                    reason = f"Subscription definition {row.subscription_id} does not exist"
-                    tally.report.append(ReportRow(row.line, row.email, "SKIPPED", reason))
-                    continue
-            verdict, changes, reason = apply_row(
-                ctx.portal, sub, row, definition, allow_resubscribe=job.allow_resubscribe
-            )
-            if verdict is Verdict.APPLIED or verdict is Verdict.STORED:
-                if sub.created_at is None:
-                    sub.created_at = now
-                touched.add(row.email)
+            key = erasure.key_of(row.email)
+            if key is not None:  # an ERASED row: the suppression of an erasure's hash
+                verdict = apply_suppression(erased.get(key), row)
+                if verdict is Verdict.APPLIED:
+                    erased[key] = outcome.suppressions[key] = row.timestamp
+                    changes: list[Change] = [erasure.ERASURE_CHANGE]
+            else:
+                verdict, changes, reason = _apply(ctx, job, subs[row.email], row, now)
+                if verdict is Verdict.APPLIED:
+                    outcome.touched.add(row.email)
             if verdict is Verdict.APPLIED:
                 tally.applied += 1
-                events.append(Event(row.email, tuple(changes), row.source, actor,
-                                    job.correlation_id, row.timestamp))  # fmt: skip
-            elif verdict is Verdict.UNCHANGED or verdict is Verdict.STORED:
+                outcome.events.append(Event(row.email, tuple(changes), row.source, actor,
+                                            job.correlation_id, row.timestamp))  # fmt: skip
+            elif verdict is Verdict.UNCHANGED:
                 tally.unchanged += 1
             else:
                 tally.skipped += 1
                 tally.report.append(ReportRow(row.line, row.email, "SKIPPED", reason))
-        return Outcome(tally, touched, events)
+        return outcome
 
     return plan
+
+
+def _apply(
+    ctx: PortalContext, job: ImportJob, sub: Subscriber, row: ImportRow, now: int
+) -> tuple[Verdict, list[Change], str]:
+    """One address's row against its subscriber (mutated when the row applies)."""
+    definition = None
+    if row.subscription_id is not None:
+        definition = ctx.definition(row.subscription_id)
+        if definition is None:  # definitions are never deleted; a moved database?
+            return (
+                Verdict.STALE,
+                [],
+                f"Subscription definition {row.subscription_id} does not exist",
+            )
+    verdict, changes, reason = apply_row(
+        ctx.portal, sub, row, definition, allow_resubscribe=job.allow_resubscribe
+    )
+    if verdict is Verdict.APPLIED and sub.created_at is None:
+        sub.created_at = now
+    return verdict, changes, reason
 
 
 async def run(
@@ -334,7 +359,8 @@ async def run(
                 chunk.seq,
                 owner=owner,
                 portal_id=job.portal_id,
-                emails=list(dict.fromkeys(r.email for r in rows)),
+                emails=list(dict.fromkeys(r.email for r in rows if not erasure.is_label(r.email))),
+                keys=[k for r in rows if (k := erasure.key_of(r.email)) is not None],
                 plan=chunk_plan(ctx, job, rows, now),
                 lease_until=now + lease_ms,
                 now=now,

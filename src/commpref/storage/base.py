@@ -48,11 +48,13 @@ class Outcome(Generic[T]):
 
     `touched`: addresses whose state must be saved (created when not yet stored; a new
     subscriber's `created_at` is set by the plan). `events`: ledger entries to append, in order.
+    `suppressions`: erasure hashes to keep, with their erasure time (import chunks only).
     """
 
     value: T
     touched: set[str] = field(default_factory=set)
     events: list[Event] = field(default_factory=list)
+    suppressions: dict[bytes, int] = field(default_factory=dict)
 
 
 Plan = Callable[[dict[str, Subscriber]], Outcome[T]]
@@ -116,9 +118,12 @@ class Store(JobStore, ABC):
         gdpr: bool = False,
         brands: bool = False,
         default_language: str = "en",
+        erasure_key: str | None = None,
         now: int,
     ) -> Portal:
-        """Create a portal with business unit 0 and HubSpot's three default definitions."""
+        """Create a portal with business unit 0 and HubSpot's three default definitions.
+        `erasure_key` (64 hex digits; random when None) never changes afterwards: a portal
+        restored from another's export is created with that portal's key."""
 
     @abstractmethod
     async def update_portal(self, portal_id: int, **flags: object) -> Portal:
@@ -292,9 +297,20 @@ class Store(JobStore, ABC):
     async def subject_label(self, portal_id: int, email: str) -> str:
         """The label an erasure of `email` writes into the ledger."""
 
+    @abstractmethod
+    async def erasure_key(self, portal_id: int) -> str:
+        """The portal's erasure key (`domain.erasure.subject_key`'s secret). Raises NotFound
+        for an unknown portal."""
+
     # --- export ----------------------------------------------------------------------------
     @abstractmethod
     async def subscribers_page(
         self, portal_id: int, *, after_email: str = "", limit: int = 1000
     ) -> list[Subscriber]:
         """Stored subscribers with email > `after_email`, in email order (keyset paging)."""
+
+    @abstractmethod
+    async def suppressions_page(
+        self, portal_id: int, *, after_key: bytes = b"", limit: int = 1000
+    ) -> list[tuple[bytes, int]]:
+        """Suppressions (erasure hash, erasure time) with hash > `after_key`, in hash order."""

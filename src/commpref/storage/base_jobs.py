@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from commpref.storage.base import Outcome, StoredEvent
 
 
+ImportPlan = Callable[[dict[str, Subscriber], dict[bytes, int]], "Outcome[ImportTally]"]
+
+
 @dataclass(frozen=True, slots=True)
 class ImportChunk:
     """A chunk of an import job not yet applied: rows packed by `services.imports`."""
@@ -130,13 +133,16 @@ class JobStore(ABC):
         owner: str,
         portal_id: int,
         emails: Sequence[str],
-        plan: Callable[[dict[str, Subscriber]], Outcome[ImportTally]],
+        keys: Sequence[bytes],
+        plan: ImportPlan,
         lease_until: int,
         now: int,
     ) -> ImportTally | None:
-        """Apply one chunk in one transaction: run `plan` as `mutate` does, mark the chunk
-        done (dropping its rows), add the tally to the job's counts and report, extend the
-        lease. None, with nothing written, when the chunk is done already or the job is not
+        """Apply one chunk in one transaction: run `plan` as `mutate` does, handing it also
+        the erasure time stored for each suppression key in `keys` (absent: none stored),
+        keep the outcome's `suppressions` (the newer erasure time wins), mark the chunk done
+        (dropping its rows), add the tally to the job's counts and report, extend the lease.
+        None, with nothing written, when the chunk is done already or the job is not
         PROCESSING under `owner` (canceled, or taken over)."""
 
     @abstractmethod

@@ -13,7 +13,7 @@ import asyncio
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -31,6 +31,7 @@ from commpref.domain.model import (
 from commpref.errors import NotFound, Unavailable, ValidationError
 from commpref.storage import codec, ratelimit_sql
 from commpref.storage import postgres_conn as conn
+from commpref.storage import postgres_ext_sql as ext_sql
 from commpref.storage import postgres_sql as sql
 from commpref.storage.base import Outcome, Plan, RateCount, Store, StoredEvent, T
 from commpref.storage.coalesce import Batcher, Outcomes, one_by_one
@@ -157,6 +158,7 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         gdpr: bool = False,
         brands: bool = False,
         default_language: str = "en",
+        erasure_key: str | None = None,
         now: int,
     ) -> Portal:
         names, descriptions, purposes, internal = zip(*sql.DEFAULT_DEFINITIONS, strict=True)
@@ -167,7 +169,7 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
                 gdpr,
                 brands,
                 default_language,
-                secrets.token_urlsafe(32),
+                erasure_key or secrets.token_hex(32),
                 now,
             )
             await con.execute(sql.INSERT_BUSINESS_UNIT, row["id"], 0, sql.DEFAULT_UNIT_NAME)
@@ -407,16 +409,31 @@ class PostgresStore(PostgresExtensions, PostgresJobs, Store):
         return outcome.value
 
     async def _apply(
-        self, con: Any, portal_id: int, addresses: list[str], plan: Plan[T]
+        self,
+        con: Any,
+        portal_id: int,
+        addresses: list[str],
+        plan: Callable[..., Outcome[T]],
+        keys: Sequence[bytes] | None = None,
     ) -> Outcome[T]:
-        """`mutate`'s work inside an open transaction (import chunks run it too)."""
+        """`mutate`'s work inside an open transaction. Import chunks pass `keys`: the plan is
+        then also handed the erasure times stored under those suppression keys, and the
+        suppressions it returns are kept."""
         await con.execute(sql.CLAIM_SUBSCRIBERS, portal_id, addresses)
         # A separate statement, so its snapshot is taken after the locks are held.
         rows = await con.fetch(sql.LOAD_CLAIMED, portal_id, addresses)
         in_db = {r["email"] for r in rows if r["email"] is not None}
         stored = await self._subscribers(con, portal_id, rows, addresses)
         subs = {e: stored.get(e) or Subscriber(e) for e in addresses}
-        outcome = plan(subs)
+        if keys is None:
+            outcome = plan(subs)
+        else:
+            found = await con.fetch(ext_sql.SUPPRESSED_FOR_UPDATE, portal_id, list(keys))
+            outcome = plan(subs, {bytes(k): at for k, at in found})
+            if outcome.suppressions:
+                await con.executemany(
+                    ext_sql.SUPPRESS, [(portal_id, k, at) for k, at in outcome.suppressions.items()]
+                )
         touched = sorted(outcome.touched)
         for e in touched:
             if e not in subs or subs[e].created_at is None:

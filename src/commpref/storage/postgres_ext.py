@@ -54,7 +54,12 @@ class PostgresExtensions:
         def _connection(self) -> AbstractAsyncContextManager[Any]: ...
 
         async def _apply(
-            self, con: Any, portal_id: int, addresses: list[str], plan: Any
+            self,
+            con: Any,
+            portal_id: int,
+            addresses: list[str],
+            plan: Any,
+            keys: Sequence[bytes] | None = None,
         ) -> Outcome[Any]: ...
 
         async def _append(self, con: Any, portal_id: int, events: list[Event]) -> None: ...
@@ -158,6 +163,17 @@ class PostgresExtensions:
     async def subject_label(self, portal_id: int, email: str) -> str:
         async with self._connection() as con:
             return erasure.label(erasure.subject_key(await self._secret(con, portal_id), email))
+
+    async def erasure_key(self, portal_id: int) -> str:
+        async with self._connection() as con:
+            return (await self._secret(con, portal_id)).decode()
+
+    async def suppressions_page(
+        self, portal_id: int, *, after_key: bytes = b"", limit: int = 1000
+    ) -> list[tuple[bytes, int]]:
+        async with self._connection() as con:
+            rows = await con.fetch(sql.SUPPRESSIONS_PAGE, portal_id, after_key, limit)
+        return [(bytes(key), erased_at) for key, erased_at in rows]
 
     async def subscribers_page(
         self, portal_id: int, *, after_email: str = "", limit: int = 1000

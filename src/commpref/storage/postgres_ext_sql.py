@@ -16,6 +16,12 @@ SUPPRESSED = """
 SELECT subject_key, erased_at FROM suppressions
 WHERE portal_id = $1 AND subject_key = ANY($2::bytea[])
 """
+# An import chunk decides on the stored erasure time, so it holds the rows until it commits.
+SUPPRESSED_FOR_UPDATE = SUPPRESSED + "ORDER BY subject_key FOR UPDATE"
+SUPPRESSIONS_PAGE = """
+SELECT subject_key, erased_at FROM suppressions
+WHERE portal_id = $1 AND subject_key > $2 ORDER BY subject_key LIMIT $3
+"""
 SCOPE_OF_SUPPRESSED = """
 SELECT ARRAY(SELECT id FROM definitions WHERE portal_id = $1 AND is_active ORDER BY id),
        ARRAY(SELECT id FROM business_units WHERE portal_id = $1 ORDER BY id)

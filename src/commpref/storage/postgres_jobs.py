@@ -3,20 +3,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from commpref.domain.imports import ImportJob, ImportStatus, ImportTally, ReportRow
-from commpref.domain.model import Event, Subscriber
+from commpref.domain.model import Event
 from commpref.domain.webhooks import Delivery, DeliveryState, EventFilter, Webhook
 from commpref.errors import NotFound
 from commpref.storage import codec
 from commpref.storage import postgres_ext_sql as sql
 from commpref.storage.base import Outcome, StoredEvent
-from commpref.storage.base_jobs import ClaimedDelivery, ImportChunk
+from commpref.storage.base_jobs import ClaimedDelivery, ImportChunk, ImportPlan
 from commpref.storage.postgres_ext import retrying
 
 
@@ -28,7 +28,12 @@ class PostgresJobs:
         def _connection(self) -> AbstractAsyncContextManager[Any]: ...
 
         async def _apply(
-            self, con: Any, portal_id: int, addresses: list[str], plan: Any
+            self,
+            con: Any,
+            portal_id: int,
+            addresses: list[str],
+            plan: Any,
+            keys: Sequence[bytes] | None = None,
         ) -> Outcome[Any]: ...
 
         def _committed(self, outcome: Outcome[Any]) -> None: ...
@@ -139,7 +144,8 @@ class PostgresJobs:
         owner: str,
         portal_id: int,
         emails: Sequence[str],
-        plan: Callable[[dict[str, Subscriber]], Outcome[ImportTally]],
+        keys: Sequence[bytes],
+        plan: ImportPlan,
         lease_until: int,
         now: int,
     ) -> ImportTally | None:
@@ -152,7 +158,9 @@ class PostgresJobs:
                     return None
                 if await con.fetchval(sql.CHUNK_DONE, job_id, seq) is not False:
                     return None  # done already, or no such chunk
-                outcome: Outcome[ImportTally] = await self._apply(con, portal_id, addresses, plan)
+                outcome: Outcome[ImportTally] = await self._apply(
+                    con, portal_id, addresses, plan, keys
+                )
                 t = outcome.value
                 await con.execute(sql.MARK_CHUNK, job_id, seq)
                 await con.execute(sql.COUNT_CHUNK, job_id, t.processed, t.applied, t.unchanged,

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import random
+import secrets
 import sqlite3
 import threading
 import time
@@ -335,13 +336,16 @@ class SqliteStore(SqliteExtensions, Store):
         gdpr: bool = False,
         brands: bool = False,
         default_language: str = "en",
+        erasure_key: str | None = None,
         now: int,
     ) -> Portal:
+        key = erasure_key or secrets.token_hex(32)
         return await self._write(
             lambda c: sql.create_portal(
-                c, name=name, gdpr=gdpr, brands=brands, default_language=default_language, now=now
+                c, name=name, gdpr=gdpr, brands=brands, default_language=default_language,
+                erasure_key=key, now=now,
             )
-        )
+        )  # fmt: skip
 
     async def update_portal(self, portal_id: int, **flags: object) -> Portal:
         _unknown(flags, sql.PORTAL_FIELDS, "portal")

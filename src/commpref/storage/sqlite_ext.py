@@ -14,7 +14,7 @@ from commpref.domain.webhooks import Delivery, DeliveryState, EventFilter, Webho
 from commpref.storage import sqlite_ext_sql as ext
 from commpref.storage import sqlite_jobs_sql as jobs
 from commpref.storage.base import Erasure, Outcome, StoredEvent
-from commpref.storage.base_jobs import ClaimedDelivery, ImportChunk
+from commpref.storage.base_jobs import ClaimedDelivery, ImportChunk, ImportPlan
 
 R = TypeVar("R")
 Conn = sqlite3.Connection
@@ -64,10 +64,18 @@ class SqliteExtensions:
     async def subject_label(self, portal_id: int, email: str) -> str:
         return await self._read(lambda c: ext.subject_label(c, portal_id, email))
 
+    async def erasure_key(self, portal_id: int) -> str:
+        return (await self._read(lambda c: ext.portal_secret(c, portal_id))).decode()
+
     async def subscribers_page(
         self, portal_id: int, *, after_email: str = "", limit: int = 1000
     ) -> list[Subscriber]:
         return await self._read(lambda c: ext.subscribers_page(c, portal_id, after_email, limit))
+
+    async def suppressions_page(
+        self, portal_id: int, *, after_key: bytes = b"", limit: int = 1000
+    ) -> list[tuple[bytes, int]]:
+        return await self._read(lambda c: ext.suppressions_page(c, portal_id, after_key, limit))
 
     # --- import jobs ---------------------------------------------------------------------------
     async def create_import(
@@ -150,13 +158,14 @@ class SqliteExtensions:
         owner: str,
         portal_id: int,
         emails: Sequence[str],
-        plan: Callable[[dict[str, Subscriber]], Outcome[ImportTally]],
+        keys: Sequence[bytes],
+        plan: ImportPlan,
         lease_until: int,
         now: int,
     ) -> ImportTally | None:
         outcome = await self._write(
             lambda c: jobs.apply_chunk(
-                c, job_id, seq, owner, portal_id, emails, plan, lease_until, now
+                c, job_id, seq, owner, portal_id, emails, keys, plan, lease_until, now
             )
         )
         if outcome is None:

@@ -24,6 +24,14 @@ _SUPPRESSED = (
     "SELECT subject_key, erased_at FROM suppressions WHERE portal_id = ? AND subject_key IN"
 )
 _KEYS_PER_STATEMENT = 500
+_SUPPRESSION = (
+    "SELECT erased_at, last_event FROM suppressions WHERE portal_id = ? AND subject_key = ?"
+)
+_KEEP_SUPPRESSION = (
+    "INSERT INTO suppressions (portal_id, subject_key, erased_at, last_event) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT (portal_id, subject_key) DO UPDATE "
+    "SET erased_at = max(erased_at, excluded.erased_at), last_event = excluded.last_event"
+)
 _LABEL_HEAD = "SELECT last_event FROM suppressions WHERE portal_id = ? AND subject_key = ?"
 
 
@@ -83,13 +91,33 @@ def load(
 # --- mutate, with suppressions ----------------------------------------------------------------
 
 
-def apply(c: Conn, portal_id: int, emails: Sequence[str], plan: Any) -> Outcome[Any]:
-    """What `mutate` does inside its transaction (also used by import chunks)."""
+def apply(
+    c: Conn, portal_id: int, emails: Sequence[str], plan: Any, keys: Sequence[bytes] | None = None
+) -> Outcome[Any]:
+    """What `mutate` does inside its transaction. Import chunks pass `keys`: the plan is then
+    also handed the erasure times stored under those suppression keys, and the suppressions
+    it returns are kept, each with its newest ledger entry (the label's chain head)."""
     heads: dict[str, int] = {}
     stored = load(c, portal_id, emails, heads)
     subs = {e: stored.get(e) or Subscriber(e) for e in emails}
-    outcome: Outcome[Any] = plan(subs)
+    if keys is None:
+        outcome: Outcome[Any] = plan(subs)
+        core.save(c, portal_id, subs, outcome, heads)
+        return outcome
+    erased: dict[bytes, int] = {}
+    for key in keys:
+        row = core.one(c, _SUPPRESSION, (portal_id, key))
+        if row is not None:
+            erased[key] = row[0]
+            if row[1] is not None:
+                heads[erasure.label(key)] = row[1]
+    outcome = plan(subs, erased)
     core.save(c, portal_id, subs, outcome, heads)
+    c.executemany(
+        _KEEP_SUPPRESSION,
+        [(portal_id, key, at, heads.get(erasure.label(key)))
+         for key, at in outcome.suppressions.items()],
+    )  # fmt: skip
     return outcome
 
 
@@ -192,16 +220,22 @@ def erase(
     event = Event(label, (erasure.ERASURE_CHANGE,), source, actor, correlation_id, now)
     outcome: Outcome[None] = Outcome(None, set(), [event])
     core.save(c, portal_id, {}, outcome, heads)
-    c.execute(
-        "INSERT INTO suppressions (portal_id, subject_key, erased_at, last_event) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (portal_id, subject_key) DO UPDATE "
-        "SET erased_at = max(erased_at, excluded.erased_at), last_event = excluded.last_event",
-        (portal_id, key, now, heads[label]),
-    )
+    c.execute(_KEEP_SUPPRESSION, (portal_id, key, now, heads[label]))
     return Erasure(label, row is not None, len(ids)), outcome
 
 
 # --- export -------------------------------------------------------------------------------------
+
+
+def suppressions_page(
+    c: Conn, portal_id: int, after_key: bytes, limit: int
+) -> list[tuple[bytes, int]]:
+    rows = c.execute(
+        "SELECT subject_key, erased_at FROM suppressions WHERE portal_id = ? AND subject_key > ? "
+        "ORDER BY subject_key LIMIT ?",
+        (portal_id, after_key, limit),
+    )
+    return [(bytes(key), erased_at) for key, erased_at in rows]
 
 
 def subscribers_page(c: Conn, portal_id: int, after_email: str, limit: int) -> list[Subscriber]:

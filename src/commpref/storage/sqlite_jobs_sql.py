@@ -182,6 +182,7 @@ def apply_chunk(
     owner: str,
     portal_id: int,
     emails: Sequence[str],
+    keys: Sequence[bytes],
     plan: Any,
     lease_until: int,
     now: int,
@@ -192,7 +193,7 @@ def apply_chunk(
     done = core.one(c, "SELECT done FROM import_chunks WHERE job_id = ? AND seq = ?", (job_id, seq))
     if done is None or done[0]:
         return None
-    outcome: Outcome[ImportTally] = ext.apply(c, portal_id, emails, plan)
+    outcome: Outcome[ImportTally] = ext.apply(c, portal_id, emails, plan, keys)
     tally = outcome.value
     c.execute(
         "UPDATE import_chunks SET done = 1, data = NULL WHERE job_id = ? AND seq = ?",

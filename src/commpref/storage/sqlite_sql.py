@@ -7,7 +7,6 @@ can EXPLAIN exactly what runs.
 
 from __future__ import annotations
 
-import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -246,12 +245,19 @@ def list_portals(c: Conn) -> list[Portal]:
 
 
 def create_portal(
-    c: Conn, *, name: str, gdpr: bool, brands: bool, default_language: str, now: int
+    c: Conn,
+    *,
+    name: str,
+    gdpr: bool,
+    brands: bool,
+    default_language: str,
+    erasure_key: str,
+    now: int,
 ) -> Portal:
     pid = c.execute(
         "INSERT INTO portals (name, gdpr, brands, default_language, secret, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        (name, gdpr, brands, default_language, secrets.token_hex(32), now),
+        (name, gdpr, brands, default_language, erasure_key, now),
     ).lastrowid
     assert pid is not None
     c.execute("INSERT INTO business_units (portal_id, id, name) VALUES (?, 0, 'Account')", (pid,))
