@@ -11,35 +11,15 @@ from typing import Any
 
 import pytest
 
-from commpref.domain.imports import ImportJob, ImportStatus
+from commpref.domain.imports import ImportStatus
 from commpref.domain.model import Actor, PortalContext, Status, Subscriber
-from commpref.services import erasure, exports, imports, statuses
+from commpref.services import erasure, exports, statuses
 from commpref.services.context import Call
 from commpref.services.statuses import StatusWrite
 from commpref.storage.base import Store
+from tests.support.imports import import_file
 
 T = 1_700_000_000_000
-OWNER = "test-worker"
-
-
-async def import_file(
-    store: Store, ctx: PortalContext, path: Path, *, allow: bool = False, chunk_rows: int = 5000
-) -> ImportJob:
-    fmt = imports.detect_format(None, path.name)
-    job = await imports.create(
-        store=store,
-        ctx=ctx,
-        fmt=fmt,
-        file_name=path.name,
-        sha256=imports.sha256_file(path),
-        allow_resubscribe=allow,
-        actor="cli",
-        correlation_id="corr-import",
-    )
-    job = await imports.stage(
-        store=store, job=job, ctx=ctx, path=path, chunk_rows=chunk_rows, owner=OWNER
-    )
-    return await imports.run(store=store, job=job, owner=OWNER)
 
 
 async def report(store: Store, job_id: int) -> list[tuple[int, str, str, str]]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+from commpref.domain import erasure
 from commpref.domain.imports import ImportJob, ImportStatus, ImportTally, ReportRow
 from commpref.domain.model import Change, ChangeKind, Event, Status, Subscriber, WideStatus
 from commpref.storage.base import Outcome, Store
-from commpref.storage.base_jobs import ImportChunk
+from commpref.storage.base_jobs import ImportChunk, ImportPlan
 
 NOW = 1_700_000_000_000
 LEASE = NOW + 60_000
@@ -45,8 +46,9 @@ async def staged(store: Store, chunks: int = 2, owner: str | None = None) -> Imp
     )
 
 
-def opt_out(*emails: str, skipped: int = 0) -> object:
-    def plan(subs: dict[str, Subscriber]) -> Outcome[ImportTally]:
+def opt_out(*emails: str, skipped: int = 0) -> ImportPlan:
+    def plan(subs: dict[str, Subscriber], erased: dict[bytes, int]) -> Outcome[ImportTally]:
+        assert erased == {}
         report = [ReportRow(99, e, "SKIPPED", "older") for e in emails[:skipped]]
         tally = ImportTally(len(emails), len(emails) - skipped, 0, skipped, report)
         events = []
@@ -69,9 +71,10 @@ async def apply(
         owner=owner,
         portal_id=job.portal_id,
         emails=list(emails),
+        keys=[],
         plan=opt_out(*emails, skipped=skipped),
         lease_until=LEASE + seq,
-        now=NOW + 2,  # type: ignore[arg-type]
+        now=NOW + 2,
     )
 
 
@@ -226,3 +229,50 @@ async def test_finishing_and_restarting(store: Store) -> None:
     assert await store.import_chunks(upload.id) == []
     restarted = await store.get_import(upload.id)
     assert restarted is not None and restarted.status is ImportStatus.UPLOADING
+
+
+async def test_a_chunk_keeps_suppressions_with_the_newest_erasure_time(store: Store) -> None:
+    job = await staged(store, owner="w")
+    portal_id = job.portal_id
+    erased = await store.erase(portal_id, A, actor="cli", correlation_id="c", source="s", now=NOW)
+    known = erasure.key_of(erased.label)
+    assert known is not None
+    new = bytes(32)
+    seen: list[dict[bytes, int]] = []
+
+    def plan(subs: dict[str, Subscriber], stored: dict[bytes, int]) -> Outcome[ImportTally]:
+        seen.append(dict(stored))
+        events = [
+            Event(erasure.label(k), (erasure.ERASURE_CHANGE,), "Data erasure", "import:1", "c", at)
+            for k, at in ((known, NOW + 5), (new, NOW - 5))
+        ]
+        return Outcome(ImportTally(2, 2), set(), events, {known: NOW + 5, new: NOW - 5})
+
+    tally = await store.apply_import_chunk(
+        job.id, 0, owner="w", portal_id=portal_id, emails=[], keys=[known, new], plan=plan,
+        lease_until=LEASE, now=NOW + 6,
+    )  # fmt: skip
+    assert tally is not None and tally.applied == 2
+    assert seen == [{known: NOW}]  # what was stored before the chunk, and only that
+    assert await store.suppressions_page(portal_id) == sorted([(known, NOW + 5), (new, NOW - 5)])
+    assert await store.suppressions_page(portal_id, after_key=min(known, new), limit=5) == [
+        max((known, NOW + 5), (new, NOW - 5))
+    ]
+    # The kept suppression is the address's: it reads as opted out since the newer time.
+    read = await store.read_subscribers(portal_id, [A])
+    assert read[A].wide[0] == WideStatus(Status.UNSUBSCRIBED, NOW + 5, erasure.ERASURE_SOURCE)
+    # The label's history holds the erasure and the import's entry, in order.
+    history = await store.ledger(portal_id, subjects=[erased.label])
+    assert [(e.event.actor, e.event.at) for e in history] == [("cli", NOW), ("import:1", NOW + 5)]
+    assert len(await store.ledger(portal_id, subjects=[erasure.label(new)])) == 1
+
+
+async def test_a_portal_keeps_the_erasure_key_it_was_created_with(store: Store) -> None:
+    first = await store.create_portal(name="A", now=NOW)
+    key = await store.erasure_key(first.id)
+    assert erasure.valid_key(key)
+    second = await store.create_portal(name="B", erasure_key=key, now=NOW)
+    third = await store.create_portal(name="C", now=NOW)
+    assert await store.erasure_key(second.id) == key != await store.erasure_key(third.id)
+    assert await store.subject_label(first.id, A) == await store.subject_label(second.id, A)
+    assert await store.subject_label(first.id, A) != await store.subject_label(third.id, A)
