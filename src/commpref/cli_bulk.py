@@ -17,12 +17,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from commpref.domain.formats import format_ms
 from commpref.domain.imports import FINISHED, ImportJob, ImportStatus, ReportRow
 from commpref.domain.model import Actor, ChangeKind
 from commpref.jobs.runner import owner_id, owner_is_dead
 from commpref.services import erasure, exports, history, imports
 from commpref.services.context import Call, now_ms
-from commpref.services.exports import format_ms
 from commpref.storage.base import Store
 
 T = TypeVar("T")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,39 +54,6 @@ def test_an_opted_out_state_stays_small() -> None:
     assert codec.decode(packed) == (types, wide)
     # Without sharing, each of the eleven would carry its own 9-byte timestamp.
     assert packed.count((1_777_629_600_000).to_bytes(8, "big")) == 1
-
-
-CODE = {Status.NOT_SPECIFIED: 0, Status.SUBSCRIBED: 1, Status.UNSUBSCRIBED: 2}
-
-
-def _encode_first_layout(types: dict[int, TypeStatus], wide: dict[int, WideStatus]) -> bytes:
-    """The layout rows were written in before the compact one: still read as they are."""
-    sources: dict[str, int] = {}
-    packed_types = {
-        d: (
-            CODE[t.status],
-            sources.setdefault(t.source, len(sources)),
-            t.timestamp,
-            t.legal_basis,
-            t.legal_basis_explanation,
-        )
-        for d, t in types.items()
-    }
-    packed_wide = {
-        u: (CODE[w.status], sources.setdefault(w.source, len(sources)), w.timestamp)
-        for u, w in wide.items()
-    }
-    return msgspec.msgpack.encode((list(sources), packed_types, packed_wide))
-
-
-@given(
-    st.dictionaries(INT64, TYPE_STATUSES, max_size=12),
-    st.dictionaries(INT64, WIDE_STATUSES, max_size=4),
-)
-def test_rows_in_the_first_layout_still_read(
-    types: dict[int, TypeStatus], wide: dict[int, WideStatus]
-) -> None:
-    assert codec.decode(_encode_first_layout(types, wide)) == (types, wide)
 
 
 @given(

@@ -9,13 +9,11 @@ erasure (`domain.erasure`), so the same rule keeps it suppressed.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from commpref.domain import emails, erasure, rules
+from commpref.domain import emails, erasure, formats, rules
 from commpref.domain.model import (
     Change,
     ChangeKind,
@@ -63,7 +61,6 @@ _ALIASES = {
 }
 _LEGAL_BASES = frozenset(b.value for b in LegalBasis)
 _STATUSES = {s.value: s for s in Status}
-_DIGITS = re.compile(r"-?[0-9]{1,19}")
 
 
 class ImportStatus(StrEnum):
@@ -160,18 +157,8 @@ def column(name: str) -> str:
 def parse_timestamp(value: str) -> int | None:
     """Epoch milliseconds (an integer) or an ISO 8601 time (UTC unless it says otherwise),
     from 1970 to the end of year 9999; None for anything else."""
-    value = value.strip()
-    if _DIGITS.fullmatch(value):
-        ms = int(value)
-    else:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        ms = int(parsed.timestamp() * 1000)
-    return ms if 0 <= ms <= MAX_TIMESTAMP else None
+    ms = formats.parse_time(value.strip())
+    return ms if ms is not None and 0 <= ms <= MAX_TIMESTAMP else None
 
 
 def _text(value: Any, *, strip: bool = True) -> str:
@@ -192,7 +179,7 @@ def _definition(ctx: PortalContext, raw_id: str, name: str) -> Definition | str:
     definition's (a file exported from another database, where ids differ), the name wins."""
     named = [d for d in ctx.definitions if d.name == name] if name else []
     if raw_id:
-        number = int(raw_id) if _DIGITS.fullmatch(raw_id) else None
+        number = formats.parse_int64(raw_id)
         if number is None:
             return f"subscription_id {raw_id} is neither a definition id nor {ALL} or {ERASED}"
         found = ctx.definition(number)
@@ -276,9 +263,10 @@ def read_record(
         if status is Status.NOT_SPECIFIED:
             return reject(f"{ALL} rows take SUBSCRIBED or UNSUBSCRIBED")
         if raw_unit:
-            if not _DIGITS.fullmatch(raw_unit):
+            parsed_unit = formats.parse_int64(raw_unit)
+            if parsed_unit is None:
                 return reject(f"Invalid business_unit_id {raw_unit}")
-            unit = int(raw_unit)
+            unit = parsed_unit
         if unit not in ctx.business_units or (not ctx.portal.brands and unit != 0):
             return reject(f"Business unit {unit} does not exist")
     else:

@@ -18,11 +18,10 @@ from typing import Any
 import msgspec
 import msgspec.inspect as mi
 
+from commpref.domain.formats import INT64_MAX, INT64_MIN, parse_int64
 from commpref.errors import ValidationError
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # At most 19 digits: int64 needs no more, and int() refuses very long digit strings.
-_NUMERIC = re.compile(r"-?[0-9]{1,19}")
 _BYTE_OFFSET = re.compile(r"\s*\(byte (\d+)\)$")
 _WHERE = re.compile(r" - at `[^`]*`$")
 _decoder = msgspec.json.Decoder()
@@ -159,12 +158,8 @@ def _integer(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and _NUMERIC.fullmatch(value):
-        number = int(value)
-    else:
-        return None
-    return number if INT64_MIN <= number <= INT64_MAX else None
+        return value if INT64_MIN <= value <= INT64_MAX else None
+    return parse_int64(value) if isinstance(value, str) else None
 
 
 def strings(value: Any, path: Path) -> list[str]:

@@ -9,24 +9,22 @@ sent chunk by chunk (downloads).
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from starlette.types import Receive
 
+from commpref.domain.formats import parse_int64, parse_time
 from commpref.domain.model import Token
 from commpref.errors import RequestTimeout, ValidationError
-from commpref.http.params import parse_bool, parse_int64
+from commpref.http.params import parse_bool
 from commpref.http.request import Runtime
 from commpref.services.context import Call
 
 PREFIX = "commpref"  # first path segment of every extension path
 VERSION = "v1"
-_DIGITS = re.compile(r"-?[0-9]{1,19}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +104,6 @@ class ExtOperation:
 def _bad(p: ExtParam, value: str, expected: str) -> ValidationError:
     message = f"Invalid value for query parameter {p.name}: {value}. {expected}"
     return ValidationError(message, errors=[{"message": message, "in": p.name}])
-
-
-def parse_time(value: str) -> int | None:
-    """Epoch milliseconds from an integer or an ISO 8601 time (UTC unless it says)."""
-    if _DIGITS.fullmatch(value):
-        return parse_int64(value)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
 
 
 def parse_params(declared: tuple[ExtParam, ...], raw: dict[str, str]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from commpref.http.render import format_ms
+from commpref.domain.formats import format_ms
 
 _encode = msgspec.json.Encoder().encode
 
@@ -53,7 +53,7 @@ def error(message: str, correlation_id: str | None, exc: BaseException) -> None:
 
 
 class JsonFormatter(logging.Formatter):
-    """uvicorn's and the libraries' own log records as JSON lines like ours (issue 7)."""
+    """uvicorn's and the libraries' own log records as JSON lines like ours."""
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, object] = {

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from commpref.domain.formats import parse_int64
 from commpref.errors import UnsupportedMediaType, ValidationError
-
-# At most 19 digits: int64 needs no more, and int() refuses very long digit strings.
-_INTEGER = re.compile(r"-?[0-9]{1,19}")
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +42,6 @@ def parse_bool(value: str) -> bool | None:
     if lowered == "false":
         return False
     return None
-
-
-def parse_int64(value: str) -> int | None:
-    if not _INTEGER.fullmatch(value):
-        return None
-    number = int(value)
-    return number if INT64_MIN <= number <= INT64_MAX else None
 
 
 def parse_query(declared: tuple[QueryParam, ...], raw: dict[str, str]) -> dict[str, Any]:

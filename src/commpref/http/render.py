@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
 
 from msgspec import UNSET
 
+from commpref.domain.formats import format_ms
 from commpref.domain.model import Definition, Portal
 from commpref.domain.rules import StatusRow, V3Row, WideRow
 from commpref.http import wire
 from commpref.services.statuses import InputError
-
-
-def format_ms(ms: int) -> str:
-    """Epoch milliseconds as UTC ISO-8601 with milliseconds and `Z` (§4)."""
-    seconds, millis = divmod(ms, 1000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
-
 
 # Cached: the rows of one answer usually share a handful of timestamps.
 iso = lru_cache(maxsize=8192)(format_ms)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from commpref.domain import erasure
+from commpref.domain.formats import format_ms
 from commpref.domain.imports import ALL, COLUMNS, ERASED
 from commpref.domain.model import ChangeKind, PortalContext, Status, Subscriber
 from commpref.services import history
@@ -40,12 +40,6 @@ HISTORY_COLUMNS = (
 )
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 _json = msgspec.json.Encoder()
-
-
-def format_ms(ms: int) -> str:
-    """Epoch milliseconds as UTC ISO 8601 with milliseconds (as the API shows times)."""
-    seconds, millis = divmod(ms, 1000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
 
 
 def state_records(

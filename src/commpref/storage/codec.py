@@ -21,20 +21,14 @@ _STATUS = (Status.NOT_SPECIFIED, Status.SUBSCRIBED, Status.UNSUBSCRIBED)
 # timestamp, legal basis, explanation]. Sources and entries repeat within a state (an
 # opt-out of all gives every definition and the wide status one identical entry), so each
 # is stored once; a portal's definition ids lie close together, so as offsets from the
-# smallest they take a byte each. Ten definitions opted out take 64 bytes, against 185 to
-# 225 with an entry per definition under its full id. Row size decides what a write costs:
+# smallest they take a byte each. An opted-out state is then a fraction of the size of one
+# with an entry per definition under its full id. Row size decides what a write costs:
 # a row that outgrows its page splits it, and every page a transaction dirties is a WAL
 # frame written, synced and copied back.
 _Entry = tuple[int, int, int, str | None, str | None]
 _Packed = tuple[list[str], list[_Entry], int, dict[int, int], dict[int, int]]
-# The first layout (until 2026-11-26): (sources, {definition_id: entry}, {business_unit_id:
-# [status code, source index, timestamp]}). Rows in it are read as they are and written
-# back in the compact layout.
-_Packed1 = tuple[list[str], dict[int, _Entry], dict[int, tuple[int, int, int]]]
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[_Packed] = msgspec.msgpack.Decoder(_Packed)
-_decoder1: msgspec.msgpack.Decoder[_Packed1] = msgspec.msgpack.Decoder(_Packed1)
-_ARRAY3 = 0x93  # msgpack's fixarray header of the first layout's 3-tuple
 
 
 def encode(types: dict[int, TypeStatus], wide: dict[int, WideStatus]) -> bytes:
@@ -90,8 +84,6 @@ class Packer:
 
 
 def decode(data: bytes) -> tuple[dict[int, TypeStatus], dict[int, WideStatus]]:
-    if data[0] == _ARRAY3:
-        return _decode1(data)
     sources, entries, base, packed_types, packed_wide = _decoder.decode(data)
     # One struct per distinct entry, shared by the definitions that have it (they are frozen).
     shared = [TypeStatus(_STATUS[c], sources[s], ts, lb, lbe) for c, s, ts, lb, lbe in entries]
@@ -100,18 +92,6 @@ def decode(data: bytes) -> tuple[dict[int, TypeStatus], dict[int, WideStatus]]:
     for u, i in packed_wide.items():
         code, src, ts, _, _ = entries[i]
         wide[u] = WideStatus(_STATUS[code], ts, sources[src])
-    return types, wide
-
-
-def _decode1(data: bytes) -> tuple[dict[int, TypeStatus], dict[int, WideStatus]]:
-    sources, packed_types, packed_wide = _decoder1.decode(data)
-    types = {
-        d: TypeStatus(_STATUS[code], sources[src], ts, lb, lbe)
-        for d, (code, src, ts, lb, lbe) in packed_types.items()
-    }
-    wide = {
-        u: WideStatus(_STATUS[code], ts, sources[src]) for u, (code, src, ts) in packed_wide.items()
-    }
     return types, wide
 
 

@@ -18,7 +18,6 @@ from commpref.storage.base import Erasure, Outcome, StoredEvent
 
 Conn = sqlite3.Connection
 
-_EVENT = "id, portal_id, email, at, source, actor, correlation_id, changes"
 SQL_HAS_SUPPRESSIONS = "SELECT 1 FROM suppressions WHERE portal_id = ? LIMIT 1"
 _SUPPRESSED = (
     "SELECT subject_key, erased_at FROM suppressions WHERE portal_id = ? AND subject_key IN"
@@ -33,11 +32,6 @@ _KEEP_SUPPRESSION = (
     "SET erased_at = max(erased_at, excluded.erased_at), last_event = excluded.last_event"
 )
 _LABEL_HEAD = "SELECT last_event FROM suppressions WHERE portal_id = ? AND subject_key = ?"
-
-
-def _stored_event(r: Sequence[Any]) -> StoredEvent:
-    changes = codec.decode_changes(r[7])
-    return StoredEvent(r[0], r[1], Event(r[2], changes, r[4], r[5], r[6], r[3]))
 
 
 # --- suppressions ---------------------------------------------------------------------------
@@ -151,8 +145,11 @@ def ledger(
     if at_to is not None:
         where.append("at < ?")
         args.append(at_to)
-    sql = f"{chain}SELECT {_EVENT} FROM events WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
-    return [_stored_event(r) for r in c.execute(sql, (*args, limit))]
+    sql = (
+        f"{chain}SELECT {core.EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} "
+        "ORDER BY id LIMIT ?"
+    )
+    return [core.stored_event(r) for r in c.execute(sql, (*args, limit))]
 
 
 def subject_heads(c: Conn, portal_id: int, subjects: Sequence[str]) -> list[int]:
@@ -174,11 +171,11 @@ def ledger_entries(c: Conn, portal_id: int, ids: Sequence[int]) -> list[StoredEv
     if not ids:
         return []
     sql = (
-        f"SELECT {_EVENT} FROM events WHERE id IN (SELECT value FROM json_each(?)) "
+        f"SELECT {core.EVENT_COLUMNS} FROM events WHERE id IN (SELECT value FROM json_each(?)) "
         "AND portal_id = ? ORDER BY id"
     )
     args = (msgspec.json.encode(list(ids)).decode(), portal_id)
-    return [_stored_event(r) for r in c.execute(sql, args)]
+    return [core.stored_event(r) for r in c.execute(sql, args)]
 
 
 def subject_label(c: Conn, portal_id: int, email: str) -> str:
