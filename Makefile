@@ -66,7 +66,7 @@ fmt: install ## Format and autofix (ruff)
 	$(BIN)/ruff format $(SOURCES)
 	$(BIN)/ruff check --fix $(SOURCES)
 
-# --- benchmarks (issue 4; never part of `make test`) -------------------------------------------
+# --- benchmarks (never part of `make test`) ----------------------------------------------------
 # The optional `bench` group (matplotlib for the plot, py-spy for --profile) goes into .venv
 # on top of the dev tools; wrk comes from Debian's packages. BENCH_ARGS passes options to
 # `python -m bench` (see `.venv/bin/python -m bench --help`), e.g. BENCH_ARGS=--profile.

@@ -1,1 +1,1 @@
-"""`make bench`: the benchmark harness of issue 4 (see docs/benchmarks.md)."""
+"""`make bench`: commpref's benchmark harness (see docs/benchmarks.md)."""

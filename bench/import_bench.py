@@ -1,4 +1,4 @@
-"""Import scenario: `commpref import` of a 1M-row file — time and peak memory (issue 6).
+"""Import scenario: `commpref import` of a 1M-row file — time and peak memory.
 
 Standalone: `python -m bench.import_bench [--rows N] [--postgres URL] [--json FILE]`.
 

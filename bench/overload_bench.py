@@ -1,4 +1,4 @@
-"""Overload scenario (issue 7 §3): 1,000 concurrent connections against one server process.
+"""Overload scenario: 1,000 concurrent connections against one server process.
 
     python bench/overload_bench.py [--connections 1000] [--seconds 10] [--batch 100]
 

@@ -18,7 +18,7 @@ LATEST_START = "<!-- bench:latest:start -->"
 LATEST_END = "<!-- bench:latest:end -->"
 BATCH_SCENARIOS = ("B1", "S1", "S1v", "S2", "S5-S1")
 SINGLE_SCENARIOS = ("B2", "S3", "S4", "S5-S3")
-# Issue 4's throughput targets, drawn on the plot over each backend's bar.
+# The throughput targets (docs/benchmarks.md), drawn on the plot over each backend's bar.
 TARGETS = {"S1": 20_000, "S1v": 10_000, "S2": 30_000, "S3": 3_000, "S4": 1_500}
 BACKEND_TARGETS = {("postgresql", "S1"): 10_000, ("postgresql", "S1v"): None}
 
@@ -89,13 +89,16 @@ def markdown_block(
 
 
 def update_docs(doc: Path, block: str, plot_name: str) -> None:
-    """Replace the "latest results" part and append `block` to the history at the end."""
+    """Replace the "latest results" part (history stays in git), or add it at the end of a
+    document that has none."""
     text = doc.read_text() if doc.exists() else "# Benchmarks\n"
     latest = f"{LATEST_START}\n{block}\n![Throughput per scenario]({plot_name})\n{LATEST_END}"
     pattern = re.compile(re.escape(LATEST_START) + ".*?" + re.escape(LATEST_END), re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _: latest, text)
-    doc.write_text(text.rstrip("\n") + "\n\n" + block)
+    else:
+        text = text.rstrip("\n") + "\n\n" + latest
+    doc.write_text(text.rstrip("\n") + "\n")
 
 
 def plot(results: Sequence[Result], path: Path, title: str) -> None:
@@ -132,7 +135,7 @@ def plot(results: Sequence[Result], path: Path, title: str) -> None:
                     )
         ax.set_xticks(range(len(present)), present)
         ax.set_ylabel(unit)
-        ax.set_title(f"{unit} (dashed: issue 4 target)", fontsize=10)
+        ax.set_title(f"{unit} (dashed: target)", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)

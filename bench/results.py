@@ -1,4 +1,4 @@
-"""One measured scenario, the targets of issue 4, and the ratios between scenarios."""
+"""One measured scenario, commpref's performance targets, and the ratios between scenarios."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def _backend_checks(backend: str, results: list[Result]) -> list[Check]:
 
 
 def checks(results: list[Result]) -> list[Check]:
-    """Every target of issue 4 that this run measured, plus the two ratios."""
+    """Every target that this run measured, plus the ratios between scenarios."""
     out: list[Check] = []
     for backend in dict.fromkeys(r.backend for r in results):
         out += _backend_checks(backend, [r for r in results if r.backend == backend])

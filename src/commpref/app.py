@@ -68,7 +68,7 @@ def create_app(settings: Settings) -> ASGIApp:
     # middleware and router (`_Front`). Whatever reaches Starlette and is not a page also
     # goes to `Api`, as the router's default: a `Mount("")` matches the decoded path with a
     # regex that stops at a newline, so `%0A` in a path got Starlette's plain-text 404
-    # instead of HubSpot's JSON one (found by the fuzzer, issue 7).
+    # instead of HubSpot's JSON one (found by the fuzzer).
     api = Api(runtime)
     pages = Starlette(routes=[Mount(PREFIX, app=PreferencePages(runtime))], lifespan=lifespan)
     pages.router.default = api
@@ -79,8 +79,8 @@ _PAGES = PREFIX + "/"
 
 
 class _Front:
-    """The ASGI application: API requests straight to `Api` (the layers they skip cost
-    3–5 % of a single GET's CPU), the lifespan and the pages to Starlette."""
+    """The ASGI application: API requests straight to `Api` (the layers they skip would
+    add work to every single GET), the lifespan and the pages to Starlette."""
 
     def __init__(self, api: ASGIApp, pages: Starlette) -> None:
         self.api, self.pages = api, pages

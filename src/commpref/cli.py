@@ -148,7 +148,8 @@ def serve(
 def _tune_gc() -> None:
     """What is loaded by now lives as long as the process: freeze it out of the collector's
     passes. Requests allocate thousands of small tuples that reference counting frees, so
-    young collections can be rarer (the collector took ~4 % of S1's CPU with the defaults)."""
+    young collections can be rarer: with the defaults the collector kept rescanning objects
+    that never become garbage."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])

@@ -1,8 +1,8 @@
 """`commpref serve --workers N`: N single-process servers, each with its own listening socket.
 
 uvicorn's own multi-worker mode shares one listening socket, and a worker that wakes first
-accepts a whole burst of connections: measured, eight keep-alive clients all landed on one
-worker while the other idled. Each worker here binds its own socket with SO_REUSEPORT, so
+accepts a whole burst of connections, so a handful of keep-alive clients can all land on one
+worker while the other idles. Each worker here binds its own socket with SO_REUSEPORT, so
 the kernel spreads connections across the workers. The supervisor forwards SIGTERM/SIGINT
 (each worker then finishes its in-flight requests), restarts a worker that dies, and gives
 up when one cannot start at all.

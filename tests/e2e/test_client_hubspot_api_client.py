@@ -265,7 +265,8 @@ def test_get_email_status_brands(server: Server) -> None:
 
 
 def test_portal_wide_status_after_v4_opt_out(client: Any, sdk: HubSpot, portal: Portal) -> None:
-    """API.md §10.2: an opt-out-of-all done through v4 reads as PORTAL_WIDE_STATUS in v3."""
+    """docs/wire-contract.md §10.2: an opt-out-of-all done through v4
+    reads as PORTAL_WIDE_STATUS in v3."""
     d1 = portal.definitions[0]
     sdk.communication_preferences.update_status(
         "jane@example.com",

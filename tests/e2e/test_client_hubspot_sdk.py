@@ -45,7 +45,7 @@ GDPR_MESSAGE = "legalBasis and legalBasisExplanation are required to subscribe i
 ONE_OF = "One or more of the following scopes are required."
 ALL_OF = "All of the following scopes are required."
 
-# HubSpot's seeded definitions (API.md §5.1), in id order:
+# HubSpot's seeded definitions (docs/wire-contract.md §5.1), in id order:
 # (name, description, purpose, communicationMethod, isInternal)
 DEFAULTS = [
     ("Marketing Information", "Marketing offers and updates.", "Marketing", "Email", False),
@@ -516,7 +516,7 @@ def test_unsubscribe_all_and_wide_status(sdk: HubSpot, portal: Portal) -> None:
 
 
 def test_unsubscribe_all_verbose_rows(sdk: HubSpot, portal: Portal) -> None:
-    """API.md §10.3."""
+    """docs/wire-contract.md §10.3."""
     cp = sdk.communication_preferences
     d1, d2, d3 = portal.definitions
     cp.update_status(
@@ -553,7 +553,7 @@ def test_unsubscribe_all_verbose_rows(sdk: HubSpot, portal: Portal) -> None:
 
 
 def test_resubscribe_after_opt_out(sdk: HubSpot, portal: Portal) -> None:
-    """API.md §10.4."""
+    """docs/wire-contract.md §10.4."""
     cp = sdk.communication_preferences
     d1, d2, d3 = portal.definitions
     email = "jane@example.com"
@@ -640,7 +640,8 @@ def test_unsubscribe_all_unknown_business_unit_without_brands(sdk: HubSpot) -> N
 
 
 def test_batch_read_200_207_and_duplicates(sdk: HubSpot, portal: Portal) -> None:
-    """API.md §10.6: 207 when an input failed, 200 otherwise; duplicates answered once."""
+    """docs/wire-contract.md §10.6: 207 when an input failed, 200 otherwise;
+    duplicates answered once."""
     cp = sdk.communication_preferences
     d1, d2, _ = portal.definitions
     cp.update_status(

@@ -1,5 +1,5 @@
 """Two server processes on one PostgreSQL, several clients each, overlapping batch writes and
-opt-outs of the same addresses (issue 3). Afterwards the ledger must replay to exactly the
+opt-outs of the same addresses. Afterwards the ledger must replay to exactly the
 stored state, every acknowledged change must be in it once, and nothing may have failed."""
 
 from __future__ import annotations

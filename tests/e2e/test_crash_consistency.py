@@ -1,4 +1,4 @@
-"""Crash consistency under load (issue 7 §2), SQLite and PostgreSQL.
+"""Crash consistency under load, SQLite and PostgreSQL.
 
 Several clients drive batch writes (G) and batch opt-outs (H) at full speed, each over
 addresses of its own, while the server is SIGKILLed at seeded random moments and restarted.

@@ -1,4 +1,4 @@
-"""PostgreSQL going away under a running server (issue 3): requests get a HubSpot-style 503,
+"""PostgreSQL going away under a running server: requests get a HubSpot-style 503,
 `/readyz` fails, and the server recovers by itself when the database returns."""
 
 from __future__ import annotations

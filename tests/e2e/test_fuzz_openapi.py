@@ -1,4 +1,4 @@
-"""Schemathesis against the server's own `/openapi.json` (issue 7 §1), on every backend.
+"""Schemathesis against the server's own `/openapi.json`, on every backend.
 
 A fixed budget per operation and mode here (`FUZZ_EXAMPLES`, default 15); `make fuzz` runs the
 same driver with a much larger one. What is checked on every answer is listed in

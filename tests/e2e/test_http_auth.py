@@ -1,5 +1,5 @@
 """Credentials, scopes, the batch gate, the order of checks and portal isolation over real
-HTTP (API.md §2, §6.3, §10.7)."""
+HTTP (docs/wire-contract.md §2, §6.3, §10.7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bad request bodies over real HTTP (issue 2 "Bad input", API.md §6.4): JSON syntax with
+"""Bad request bodies over real HTTP (docs/wire-contract.md §6.4): JSON syntax with
 line and column, content types (415), size (413), required fields, types and enums. Every
 case is a HubSpot-style error body, never a 500, never a partial write."""
 

@@ -1,4 +1,4 @@
-"""The `commpref` command forms that external checks use (issue 2 item 5): each prints only
+"""The `commpref` command forms that external checks use: each prints only
 its value on stdout; domain errors and unreachable databases are one line on stderr, exit 1."""
 
 from __future__ import annotations

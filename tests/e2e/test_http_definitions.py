@@ -1,5 +1,5 @@
 """Definitions, translations, preference links and the consent ledger over real HTTP
-(API.md §3.A, §5.13, §5.14, §5.15; DESIGN.md "Event")."""
+(docs/wire-contract.md §3.A, §5.13, §5.14, §5.15; docs/architecture.md "Data model")."""
 
 from __future__ import annotations
 

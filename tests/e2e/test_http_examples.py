@@ -1,5 +1,5 @@
-"""The worked examples of API.md §10 over real HTTP, whole bodies compared (times checked by
-their relations rather than values)."""
+"""The worked examples of docs/wire-contract.md §10 over real HTTP, whole bodies compared (times
+checked by their relations rather than values)."""
 
 from __future__ import annotations
 

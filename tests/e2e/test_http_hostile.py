@@ -1,4 +1,4 @@
-"""Hostile input (issue 7 §5): header injection, path traversal, and secrets kept out of the
+"""Hostile input: header injection, path traversal, and secrets kept out of the
 logs; plus regressions for what the fuzzer found."""
 
 from __future__ import annotations

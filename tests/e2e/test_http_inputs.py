@@ -1,4 +1,4 @@
-"""Bad inputs over real HTTP (issue 2 "Bad input", API.md §6.4, §6.6): `channel` and the
+"""Bad inputs over real HTTP (docs/wire-contract.md §6.4, §6.6): `channel` and the
 other query parameters, invalid and over-long emails (per input in batches, the rest
 applied), unknown subscription and business-unit ids, and the batch cap."""
 

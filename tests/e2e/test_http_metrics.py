@@ -1,4 +1,4 @@
-"""`/metrics` (Prometheus text format) and `/readyz` (issue 7 §6)."""
+"""`/metrics` (Prometheus text format) and `/readyz`."""
 
 from __future__ import annotations
 

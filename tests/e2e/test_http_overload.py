@@ -1,4 +1,4 @@
-"""Overload and slow clients (issue 7 §3), on every backend.
+"""Overload and slow clients, on every backend.
 
 One server with a concurrency limit of 1 and a queue of 1. A write is held inside the
 database by a lock the test owns, so which request holds the slot, which one waits and which

@@ -1,5 +1,5 @@
 """Portal flavours over real HTTP: GDPR portals, brands portals (business units) and the
-v3 rules that depend on portal settings (API.md §5.6, §5.10, §5.11)."""
+v3 rules that depend on portal settings (docs/wire-contract.md §5.6, §5.10, §5.11)."""
 
 from __future__ import annotations
 

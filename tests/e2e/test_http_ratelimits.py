@@ -1,5 +1,5 @@
-"""Rate limits on the wire (API.md §7, §10.9): HubSpot's numbers and headers, the 429, per
-token, and one count shared by two server processes on one database."""
+"""Rate limits on the wire (docs/wire-contract.md §7, §10.9): HubSpot's numbers and headers, the
+429, per token, and one count shared by two server processes on one database."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Routing over real HTTP: version prefixes, 404/405, raw-path decoding (API.md §1.2, §5.2),
-response headers, the access log, health endpoints and `/openapi.json`."""
+"""Routing over real HTTP: version prefixes, 404/405, raw-path decoding
+(docs/wire-contract.md §1.2, §5.2), response headers, the access log, health endpoints and
+`/openapi.json`."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ OPS: dict[str, tuple[str, str, Any]] = {
     "N": ("POST", "resubscribe", {"emailAddress": EMAIL, "subscriptionId": "1"}),
     "O": ("POST", "status/email/bulk", [EMAIL]),
 }
-# API.md §1.2: which version serves which operation.
+# docs/wire-contract.md §1.2: which version serves which operation.
 SERVED = {
     "v3": set("AKLMNO"),
     "v4": set("ABCDEFGHIJ"),

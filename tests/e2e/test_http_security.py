@@ -1,4 +1,4 @@
-"""Security properties over the whole route table (issue 7 §5): every route requires its
+"""Security properties over the whole route table: every route requires its
 scope, no route crosses portals, and revocation takes effect on the next request."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ EMAIL = "scope@example.com"
 
 
 def ext_operations() -> tuple[Any, ...]:
-    """The `/commpref/v1` table, once it exists (`http/ext_ops.py`, issue 6)."""
+    """The `/commpref/v1` table, once it exists (`http/ext_ops.py`)."""
     if importlib.util.find_spec("commpref.http.ext_ops") is None:
         return ()
     from commpref.http import ext_ops

@@ -1,4 +1,5 @@
-"""One store behind every version, and 200 vs 207 per version (API.md §1.1, §1.3, §5.12)."""
+"""One store behind every version, and 200 vs 207 per version
+(docs/wire-contract.md §1.1, §1.3, §5.12)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Acknowledged writes survive SIGKILL (issue 2), on every backend.
+"""Acknowledged writes survive SIGKILL, on every backend.
 
 Each test runs its own server on its own database so the module-scoped server of the other
-e2e tests is never killed. A reference model of API.md §5.5/§5.7/§5.11 predicts every
+e2e tests is never killed. A reference model of docs/wire-contract.md §5.5/§5.7/§5.11 predicts every
 response and the exact ledger; after each SIGKILL and restart every acknowledged write must
 read back exactly, and the ledger must hold exactly one change per actual change.
 """
@@ -45,7 +45,8 @@ Change = tuple[str, str, int, str, str, int]  # email, kind, target, old, new, a
 
 @dataclass
 class Model:
-    """What commpref must have stored: API.md §5.5, §5.7 and §5.11, portal without brands."""
+    """What commpref must have stored: docs/wire-contract.md §5.5, §5.7 and §5.11,
+    portal without brands."""
 
     definitions: list[int]
     types: dict[str, dict[int, Row]] = field(default_factory=lambda: defaultdict(dict))

@@ -1,4 +1,5 @@
-"""Both rate-limit windows through the real dispatcher and store (API.md §7), on every backend.
+"""Both rate-limit windows through the real dispatcher and store (docs/wire-contract.md §7),
+on every backend.
 
 The limiter takes its clock and tier table by injection, so the test crosses the rolling
 10-second window and UTC midnight exactly, with a tier of 5 per window and 8 per day instead

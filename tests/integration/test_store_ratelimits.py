@@ -1,6 +1,6 @@
-"""Contract of `Store.count_request` (API.md §7.2), on every backend: the rolling window, the
-UTC day, "refused requests do not count", per-token counters, and atomicity under concurrency
-(one store, and two stores standing for two processes)."""
+"""Contract of `Store.count_request` (docs/wire-contract.md §7.2), on every backend: the rolling
+window, the UTC day, "refused requests do not count", per-token counters, and atomicity under
+concurrency (one store, and two stores standing for two processes)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Schemathesis over the server's own `/openapi.json` (issue 7 §1).
+"""Schemathesis over the server's own `/openapi.json`.
 
 Every operation of every version, with generated valid (positive) and invalid (negative)
 inputs. Checks on each answer:
@@ -82,7 +82,7 @@ def envelope_problem(response: Any) -> str | None:
 def rejection_applies(case: Any, operation: Any) -> bool:
     """Whether a negative case is still invalid once sent: the harness's Authorization header
     replaces any generated one, and unknown query parameters are ignored by contract
-    (API.md §6.4), so mutations of only those must not expect a refusal."""
+    (docs/wire-contract.md §6.4), so mutations of only those must not expect a refusal."""
     if not case.meta:
         return False
     negative = {

@@ -1,4 +1,4 @@
-"""Domain values built directly for the unit tests (API.md §10's setting by default).
+"""Domain values built directly for the unit tests (docs/wire-contract.md §10's setting by default).
 
 Definitions 101, 102 and 103 in business unit 0, created 2026-01-01; a portal without
 brands or GDPR. Times are epoch milliseconds.

@@ -45,7 +45,7 @@ def test_empty_state_round_trip() -> None:
 
 def test_an_opted_out_state_stays_small() -> None:
     # Ten types and the wide status opted out at once share one entry: the row must not
-    # outgrow its page when an address opts out (DESIGN.md "Layout for speed").
+    # outgrow its page when an address opts out (docs/architecture.md "Layout for speed").
     optout = TypeStatus(Status.UNSUBSCRIBED, "Public status API", 1_777_629_600_000)
     types = {33_583_163 + d: optout for d in range(10)}
     wide = {0: WideStatus(Status.UNSUBSCRIBED, optout.timestamp, optout.source)}

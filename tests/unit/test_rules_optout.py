@@ -1,4 +1,5 @@
-"""Opt-out of all and wide statuses (API.md §5.7, §5.10): unsubscribe_all, scopes, reads."""
+"""Opt-out of all and wide statuses (docs/wire-contract.md §5.7, §5.10):
+unsubscribe_all, scopes, reads."""
 
 from __future__ import annotations
 
@@ -67,7 +68,8 @@ def test_unknown_address_is_opted_out_of_every_type_and_portal_wide() -> None:
 
 
 def test_verbose_rows_of_a_partly_unsubscribed_address() -> None:
-    # API.md §10.3: 101 SUBSCRIBED, 102 UNSUBSCRIBED since 2026-04-02, nothing for 103.
+    # docs/wire-contract.md §10.3: 101 SUBSCRIBED, 102 UNSUBSCRIBED since 2026-04-02,
+    # nothing for 103.
     ctx = context()
     sub = subscriber(
         types={101: SUB, 102: UNSUB}, legal_basis="CONSENT_WITH_NOTICE", explanation="booth"

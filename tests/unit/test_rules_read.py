@@ -1,4 +1,4 @@
-"""Status reads (API.md §5.4, §5.15) and the v3 mapping (§5.11)."""
+"""Status reads (docs/wire-contract.md §5.4, §5.15) and the v3 mapping (§5.11)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def ids(defs: list[Definition]) -> list[int]:
 
 
 def test_unknown_address_reads_defaults_for_every_active_type() -> None:
-    # API.md §10.1: unknown address → NOT_SPECIFIED rows timestamped with the request time.
+    # docs/wire-contract.md §10.1: unknown address → NOT_SPECIFIED rows timestamped with
+    # the request time.
     ctx = context()
     rows = rules.status_rows(ctx, subscriber(created_at=None), None, NOW)
     assert rows == [
@@ -164,7 +165,7 @@ def test_v3_defaults_carry_a_null_legal_basis_and_stored_rows_their_own() -> Non
 
 
 def test_v3_rows_after_an_opt_out_read_portal_wide() -> None:
-    # API.md §10.2's K answer.
+    # docs/wire-contract.md §10.2's K answer.
     ctx = context()
     sub = subscriber()
     rules.unsubscribe_all(ctx, sub, 0, source="Public status API", now=NOW)

@@ -1,4 +1,5 @@
-"""v3 writes (API.md §5.11, §6.5): subscribe, unsubscribe, resubscribe and their refusals."""
+"""v3 writes (docs/wire-contract.md §5.11, §6.5):
+subscribe, unsubscribe, resubscribe and their refusals."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def refused(rule: V3Rule, ctx: PortalContext, sub: Subscriber, definition_id: in
 def test_subscribe_refuses_unsubscribed_or_opted_out(
     types: dict[int, Status], wide: dict[int, Status]
 ) -> None:
-    # API.md §10.5: HubSpot's literal message.
+    # docs/wire-contract.md §10.5: HubSpot's literal message.
     sub = subscriber(types=types, wide=wide)
     assert refused(rules.v3_subscribe, context(), sub) == (
         "subscription 102 for jane@example.com cannot be updated because they have unsubscribed"

@@ -1,4 +1,5 @@
-"""v4 status writes (API.md §5.5, §5.6, §5.9): reasons, what a write stores, resubscribe."""
+"""v4 status writes (docs/wire-contract.md §5.5, §5.6, §5.9):
+reasons, what a write stores, resubscribe."""
 
 from __future__ import annotations
 
@@ -63,8 +64,8 @@ def write(
     )
 
 
-# API.md §5.5 step 3, one case per (current, opted out, requested): the reason, the type's
-# status afterwards, and whether the covering wide status is lifted.
+# docs/wire-contract.md §5.5 step 3, one case per (current, opted out, requested): the reason, the
+# type's status afterwards, and whether the covering wide status is lifted.
 TABLE = [
     # UNSUBSCRIBED, or opted out (any current) + SUBSCRIBED -> RESUBSCRIBE_OCCURRED
     (UNSUB, False, SUB, RESUB, SUB, False),
@@ -187,7 +188,7 @@ def test_second_identical_write_keeps_the_first_timestamp() -> None:
 
 
 def test_resubscribe_in_a_portal_without_brands_lifts_the_portal_wide_status() -> None:
-    # API.md §10.4: after an opt-out of all, SUBSCRIBED on 101 lifts the opt-out;
+    # docs/wire-contract.md §10.4: after an opt-out of all, SUBSCRIBED on 101 lifts the opt-out;
     # 102 and 103 stay UNSUBSCRIBED with their old timestamps.
     ctx = context()
     sub = subscriber(types={101: UNSUB, 102: UNSUB, 103: UNSUB}, wide={0: UNSUB})
@@ -277,7 +278,7 @@ def test_gdpr_opt_in_needs_both_fields(
 
 
 def test_gdpr_error_names_each_missing_field() -> None:
-    # API.md §10.10
+    # docs/wire-contract.md §10.10
     err = rules.gdpr_error(["legalBasis", "legalBasisExplanation"])
     assert isinstance(err, ValidationError)
     assert err.http_status == 400

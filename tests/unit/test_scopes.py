@@ -1,4 +1,4 @@
-"""Which scopes allow which operation (API.md §2.3) and what a 403 names (§6.3)."""
+"""Which scopes allow which operation (docs/wire-contract.md §2.3) and what a 403 names (§6.3)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ READ_WRITE = "communication_preferences.read_write"
 BATCH_READ = "communication_preferences.statuses.batch.read"
 BATCH_WRITE = "communication_preferences.statuses.batch.write"
 
-# API.md §2.3, written out here rather than read from the code under test.
+# docs/wire-contract.md §2.3, written out here rather than read from the code under test.
 SPEC: dict[Op, list[set[str]]] = {
     Op.LIST_DEFINITIONS: [{READ}, {READ_WRITE}, {"subscriptions-definition-read"}],
     **{

@@ -1,4 +1,4 @@
-"""Subscriber ids are email addresses: normalisation and validation (API.md §5.2)."""
+"""Subscriber ids are email addresses: normalisation and validation (docs/wire-contract.md §5.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Which token scopes allow which operation (API.md §2.3)."""
+"""Which token scopes allow which operation (docs/wire-contract.md §2.3)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ BATCH_READ = "communication_preferences.statuses.batch.read"
 BATCH_WRITE = "communication_preferences.statuses.batch.write"
 ADMIN = "commpref.admin"  # commpref's own API (/commpref/v1): grants every extension scope
 
-# Scopes of commpref's own API (/commpref/v1, API.md §11); `commpref.admin` grants each too.
+# Scopes of commpref's own API (/commpref/v1, docs/wire-contract.md §11);
+# `commpref.admin` grants each too.
 HISTORY_READ = "commpref.history.read"
 IMPORT_WRITE = "commpref.import.write"
 EXPORT_READ = "commpref.export.read"
@@ -23,7 +24,7 @@ EXTENSION_SCOPES = frozenset(
 
 
 class Op(StrEnum):
-    """HubSpot operations, lettered as in API.md §1.2."""
+    """HubSpot operations, lettered as in docs/wire-contract.md §1.2."""
 
     LIST_DEFINITIONS = "A"
     GET_STATUSES = "B"

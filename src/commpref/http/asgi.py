@@ -1,4 +1,4 @@
-"""The ASGI dispatcher: each request passes the checks of API.md §2.5 in order.
+"""The ASGI dispatcher: each request passes the checks of docs/wire-contract.md §2.5 in order.
 
 route → authentication → (rate limit hook) → scopes and batch gate → request validation
 (content type, body size, query parameters, JSON, required fields, enums, batch cap) →

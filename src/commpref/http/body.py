@@ -1,4 +1,5 @@
-"""Request bodies (API.md §4.2, §6.4): decode once, validate against the request Structs.
+"""Request bodies (docs/wire-contract.md §4.2, §6.4):
+decode once, validate against the request Structs.
 
 The hot path decodes with msgspec into plain Python values and checks them against a field
 table derived from the Structs of `http.wire` (required fields, types, enums). Only when a

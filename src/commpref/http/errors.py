@@ -1,4 +1,5 @@
-"""The one mapping from `commpref.errors` to HubSpot's error envelope (API.md §6.2–§6.5).
+"""The one mapping from `commpref.errors` to HubSpot's error envelope
+(docs/wire-contract.md §6.2–§6.5).
 
 `status`, `message`, `correlationId` and `category` are always present; `subCategory`,
 `context`, `errors` and `links` only when set; `requestId` on 429s and on the error bodies of

@@ -1,4 +1,4 @@
-"""Building blocks of commpref's own API (`/commpref/v1/...`, API.md §11).
+"""Building blocks of commpref's own API (`/commpref/v1/...`, docs/wire-contract.md §11).
 
 An extension operation is one `ExtOperation` (the table lives in `http/ext_ops.py`); its
 handler gets an `ExtRequest` — already routed, authenticated, authorised and validated — and

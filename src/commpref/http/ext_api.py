@@ -1,4 +1,4 @@
-"""The dispatcher of `/commpref/v1/...` (API.md §11): commpref's own operations.
+"""The dispatcher of `/commpref/v1/...` (docs/wire-contract.md §11): commpref's own operations.
 
 Same order of checks as HubSpot's paths (§2.5): route (on the raw path, `http.routing`) →
 authentication → rate-limit hook → scope (the operation's own, or `commpref.admin`) →

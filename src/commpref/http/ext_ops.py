@@ -1,4 +1,5 @@
-"""Every operation of commpref's own API, `/commpref/v1/...` (API.md §11), described once.
+"""Every operation of commpref's own API, `/commpref/v1/...` (docs/wire-contract.md §11),
+described once.
 
 Routing (on the raw path, `http.routing.Router` with the `commpref` prefix), the checks
 (authentication, rate-limit hook, scope, query and body validation), the error envelope

@@ -1,4 +1,5 @@
-"""The v3 shapes: A on `v3`, and K–O (`v3`; K–N also on `2025-09`, `2026-09`), API.md §3, §5.11.
+"""The v3 shapes: A on `v3`, and K–O (`v3`; K–N also on `2025-09`, `2026-09`),
+docs/wire-contract.md §3, §5.11.
 
 Successes are bare objects with HTTP 200 only: `hubspot-api-client` deserialises nothing else.
 """

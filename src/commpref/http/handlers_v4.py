@@ -1,4 +1,5 @@
-"""Operations A–J of the v4 family (`v4`, `2025-09`, `2026-03`, `2026-09`), API.md §3.
+"""Operations A–J of the v4 family (`v4`, `2025-09`, `2026-03`, `2026-09`),
+docs/wire-contract.md §3.
 
 Each handler takes an already authorised and validated request, calls one service and
 shapes the answer; the rules live in `services` and `domain`.

@@ -23,7 +23,7 @@ _ERROR_TEXT = {
     403: "Missing scopes (MISSING_SCOPES)",
     404: "Unknown address with strict_v3_unknown_404 (OBJECT_NOT_FOUND)",
     405: "A subscriber id spelled like a literal path segment (`batch`, `bulk`) names that "
-    "path, which takes another method (API.md §2.5)",
+    "path, which takes another method (docs/wire-contract.md §2.5)",
     408: "The request body was not received in time",
     413: "Request body too large",
     414: "Request URI too long",
@@ -84,7 +84,7 @@ def _operation(o: Operation, version: str) -> dict[str, Any]:
         for code, struct in o.responses.items()
     }
     # Every code this operation can answer, and no catch-all: the fuzzer checks that each
-    # answer's code is listed here (issue 7).
+    # answer's code is listed here.
     errors = [400, 401, 403, 414, 429, 500, 503]
     if o.v3_style and o.has_body:
         errors.append(404)
@@ -140,7 +140,8 @@ def document(operations: tuple[Operation, ...]) -> dict[str, Any]:
     structs: list[Any] = [*wire.RESPONSE_STRUCTS]
     structs += [o.body for o in operations if o.body is not None]
     _, components = msgspec.json.schema_components(structs, ref_template=_REF)
-    components.update(openapi_ext.components(EXT_OPERATIONS))  # /commpref/v1 (API.md §11)
+    # /commpref/v1 (docs/wire-contract.md §11)
+    components.update(openapi_ext.components(EXT_OPERATIONS))
     paths: dict[str, dict[str, Any]] = {}
     for o in operations:
         for version in o.versions:

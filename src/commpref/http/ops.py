@@ -1,5 +1,6 @@
-"""Every operation of API.md §1.2, described once: method, path, versions, parameters, body,
-responses and handler. Routing, request validation and `/openapi.json` all read this table.
+"""Every operation of docs/wire-contract.md §1.2, described once: method, path, versions,
+parameters, body, responses and handler. Routing, request validation and `/openapi.json` all read
+this table.
 """
 
 from __future__ import annotations

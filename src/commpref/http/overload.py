@@ -1,4 +1,4 @@
-"""Bounded concurrency per process (DESIGN.md "Operations"; issue 7 §3).
+"""Bounded concurrency per process (docs/architecture.md "Operations").
 
 At most `limit` API requests are worked on at once; up to `queue` more wait at most `wait_s`
 for a slot, first come first served; any other request is refused at once with 503 and

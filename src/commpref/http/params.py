@@ -1,4 +1,4 @@
-"""Query parameters, content types and credentials (API.md §2.2, §6.4)."""
+"""Query parameters, content types and credentials (docs/wire-contract.md §2.2, §6.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Step 3 of API.md §2.5: the rate limiter behind `Runtime.rate_limiter` (§7.3, §7.4).
+"""Step 3 of docs/wire-contract.md §2.5:
+the rate limiter behind `Runtime.rate_limiter` (§7.3, §7.4).
 
 In a portal with a `rate_limit_tier`, every response to an authenticated request carries the
 seven `X-HubSpot-RateLimit-*` headers; a refused request raises `RateLimited` (429) with the

@@ -1,4 +1,5 @@
-"""Domain values → wire Structs (API.md §4): times, ids and the per-portal shape rules."""
+"""Domain values → wire Structs (docs/wire-contract.md §4):
+times, ids and the per-portal shape rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Routing on the raw, undecoded path (API.md §5.2, §6.1).
+"""Routing on the raw, undecoded path (docs/wire-contract.md §5.2, §6.1).
 
 Starlette's router decodes the path before matching, so `%2F` would split a segment and a
 decoded `+` could not be told apart; this matcher splits the raw path on `/` and decodes only

@@ -1,4 +1,5 @@
-"""Wire shapes of HubSpot's Communication Preferences API (API.md §4) as msgspec Structs.
+"""Wire shapes of HubSpot's Communication Preferences API (docs/wire-contract.md §4)
+as msgspec Structs.
 
 One description serves three purposes: responses are encoded from these Structs (field order
 = key order on the wire), request bodies are validated against the request Structs

@@ -1,4 +1,4 @@
-"""Tokens: issuing secrets, authenticating them, and checking scopes (API.md §2)."""
+"""Tokens: issuing secrets, authenticating them, and checking scopes (docs/wire-contract.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Preference-page links (API.md §5.14): validation, URLs, their tokens, List-Unsubscribe.
+"""Preference-page links (docs/wire-contract.md §5.14):
+validation, URLs, their tokens, List-Unsubscribe.
 
 A link token is `base64url(version ‖ AES-SIV(claims))`, no padding. The claims — portal,
 normalised email, business unit, page language, issue time — are packed with msgpack and

@@ -1,4 +1,5 @@
-"""HubSpot's rate limits per token (API.md §7): tiers, counting, and what the headers say.
+"""HubSpot's rate limits per token (docs/wire-contract.md §7):
+tiers, counting, and what the headers say.
 
 Off unless the portal has a `rate_limit_tier`. Each request that passed authentication is
 counted once by `Store.count_request` (atomic across processes); a request that finds a

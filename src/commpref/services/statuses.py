@@ -1,4 +1,4 @@
-"""Status use cases: reads, writes and opt-outs of one or many addresses (API.md §5).
+"""Status use cases: reads, writes and opt-outs of one or many addresses (docs/wire-contract.md §5).
 
 Business-rule validation (email syntax, unknown definitions or business units, the GDPR
 legal-basis rule) lives here so that every entry point applies it the same way. Batch

@@ -62,7 +62,7 @@ Plan = Callable[[dict[str, Subscriber]], Outcome[T]]
 
 @dataclass(frozen=True, slots=True)
 class RateCount:
-    """A token's rate-limit counters after `Store.count_request` (API.md §7)."""
+    """A token's rate-limit counters after `Store.count_request` (docs/wire-contract.md §7)."""
 
     counted: bool  # False: a window was full, and this request was not counted
     hits: tuple[int, ...]  # times (ms) of the requests in the rolling window, oldest first
@@ -238,7 +238,7 @@ class Store(JobStore, ABC):
     async def set_secret_if_absent(self, name: str, value: str) -> str:
         """Store `value` under `name` unless one exists; return the stored value."""
 
-    # --- rate limits (API.md §7) ---------------------------------------------------------
+    # --- rate limits (docs/wire-contract.md §7) -----------------------------------------
     @abstractmethod
     async def count_request(
         self, *, token_id: int, now: int, window_ms: int, window_max: int, daily_max: int

@@ -5,7 +5,7 @@ is fixed: a pool checkout and round trips, one more fsync for a write. Jobs of o
 that start in the same turn of the event loop wait for the end of that turn and are run
 together by one call of `run`: reads as one query (the DataLoader pattern), writes as one
 transaction (group commit, as SQLite's writer does). Under load that is most of them
-(issue 4: S3 and S4). A job still sees everything acknowledged before it started, since
+(benchmarks S3 and S4). A job still sees everything acknowledged before it started, since
 the shared work starts after it was asked for.
 """
 

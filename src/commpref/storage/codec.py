@@ -1,8 +1,8 @@
 """How one subscriber's statuses are packed into a single column.
 
 All of a subscriber's per-definition and wide statuses live in one compact msgpack value, so
-an opt-out-of-all rewrites one row whatever the number of definitions (DESIGN.md "Layout for
-speed"). Both backends store these bytes as they are.
+an opt-out-of-all rewrites one row whatever the number of definitions (docs/architecture.md "Layout
+for speed"). Both backends store these bytes as they are.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ differ. Backends apply pending migrations in order, each in its own transaction,
 lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), recording them in
 `schema_migrations`. Never edit a released migration: add a new one.
 
-Layout notes (DESIGN.md "Layout for speed"): every key leads with the portal id; all of a
+Layout notes (docs/architecture.md "Layout for speed"): every key leads with the portal id; all of a
 subscriber's statuses live in one row (`subscribers.state`, packed by `storage.codec`), so an
 opt-out-of-all is one row write whatever the number of definitions; the ledger (`events`)
 is append-only with a sequential id, one row per (request, subscriber).
@@ -237,8 +237,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         3,
         "rate limit counters",
-        # One row per token (API.md §7): the times of the requests counted in the rolling
-        # window (at most the tier's Max) and the count of the current UTC day. Updated by
+        # One row per token (docs/wire-contract.md §7): the times of the requests counted in the
+        # rolling window (at most the tier's Max) and the count of the current UTC day. Updated by
         # one conditional upsert per request (PostgreSQL) or under the single writer (SQLite).
         """
         CREATE {unlogged}TABLE rate_limits (
@@ -254,7 +254,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         4,
         "ledger chains instead of a per-subscriber index (SQLite)",
         # An index on (portal_id, email, id) costs one random b-tree write per ledger entry,
-        # about half of a batch opt-out's time on SQLite. Instead each entry points at the
+        # a large part of a batch opt-out's time on SQLite. Instead each entry points at the
         # subject's previous one (`prev`) and the subscriber row, rewritten by the same
         # change anyway, points at the newest (`last_event`); an erased address's chain
         # hangs off its suppression row. Existing ledgers are chained here, using the index

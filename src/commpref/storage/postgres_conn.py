@@ -118,7 +118,7 @@ async def connection(pool: Any) -> AsyncIterator[Any]:
         yield con
     except asyncpg.CharacterNotInRepertoireError as exc:
         # Input PostgreSQL cannot hold in text (a NUL character): the caller's mistake, not
-        # ours (found by the fuzzer, issue 7).
+        # ours (found by the fuzzer).
         raise ValidationError("Text values cannot contain the NUL character") from exc
     except (*CONNECTION_ERRORS, asyncpg.InternalClientError) as exc:
         # InternalClientError: a backend killed while idle leaves asyncpg's protocol

@@ -1,4 +1,4 @@
-"""`Store.count_request` for both engines: one atomic step per request (API.md §7.2).
+"""`Store.count_request` for both engines: one atomic step per request (docs/wire-contract.md §7.2).
 
 A token's row holds the times of the requests counted in the rolling window and the count of
 the current UTC day. Counting a request either appends it (both windows have room) or leaves

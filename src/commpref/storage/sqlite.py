@@ -2,7 +2,7 @@
 commit path.
 
 SQLite allows one writer at a time, so every write runs on one dedicated thread that owns
-the only writing connection (DESIGN.md "Storage"); in WAL mode readers use their own
+the only writing connection (docs/architecture.md "Storage"); in WAL mode readers use their own
 connections and never wait for it. The writer never checkpoints (wal_autocheckpoint=0): a
 background thread runs PASSIVE checkpoints, so a commit pays only for its own WAL fsync.
 The statements themselves live in `sqlite_sql`.
@@ -47,11 +47,11 @@ CACHE_KIB = 64 * 1024  # the writer's page cache: random writes want interior pa
 READER_CACHE_KIB = 8 * 1024  # readers lean on the OS page cache; each connection has its own
 BUSY_TIMEOUT_S = 30.0
 # Under steady writes a PASSIVE checkpoint never catches up with the writer, so SQLite never
-# starts the WAL over and it grows without bound (1.7 GB in 14 s of S1). Past
-# RESTART_WAL_FRAMES the checkpointer repeats its passes until they nearly catch up, then
-# the writer finishes the job between two transactions (RESTART, copying at most
-# RESTART_LEFT_FRAMES) and the next transaction rewrites the WAL from its start.
-RESTART_WAL_FRAMES = 65536  # 256 MiB: a restart stalls writes ~40 ms, so not too often
+# starts the WAL over and it grows without bound. Past RESTART_WAL_FRAMES the checkpointer
+# repeats its passes until they nearly catch up, then the writer finishes the job between
+# two transactions (RESTART, copying at most RESTART_LEFT_FRAMES) and the next transaction
+# rewrites the WAL from its start.
+RESTART_WAL_FRAMES = 65536  # 256 MiB: a restart briefly stalls writes, so not too often
 RESTART_LEFT_FRAMES = 512  # 2 MiB: what the writer may have to copy itself
 WAL_SIZE_LIMIT = 512 * 2**20  # a restarted WAL keeps its file (no re-extending) up to this
 RESTART_BUSY_MS = 20  # the longest a restart may wait for readers (writers wait meanwhile)
@@ -158,7 +158,7 @@ class SqliteStore(SqliteExtensions, Store):
         conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer thread does it
         # Each group-commit job runs in a SAVEPOINT, whose journal keeps the first version of
         # every page the job changes. Past 64 KiB SQLite spills that journal to a temporary
-        # file: a write syscall per page, 0.8 of the 6.8 ms of CPU a 100-address opt-out took.
+        # file: a write syscall per page, a noticeable part of a batch opt-out's CPU.
         # In memory it costs a few MiB at most (the pages of one job), and no crash needs it.
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
@@ -255,9 +255,9 @@ class SqliteStore(SqliteExtensions, Store):
     def _read_now(self, fn: Callable[[Conn], R]) -> R:
         """Run a small point read on the calling (event-loop) thread.
 
-        WAL readers never wait for the writer, and these reads take tens of microseconds:
-        less than the two thread hops of `_read`, which measured as the main cost of single
-        GETs. Anything that may read many rows goes through `_read`.
+        WAL readers never wait for the writer, and these reads are short: the two thread
+        hops of `_read` would cost more than the read itself and be the main cost of a
+        single GET. Anything that may read many rows goes through `_read`.
         """
         if self._closed:
             raise Unavailable("database unavailable")

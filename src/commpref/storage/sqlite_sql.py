@@ -36,7 +36,7 @@ PORTAL_FIELDS = frozenset({"gdpr", "brands", "default_language", "strict_v3_unkn
                            "rate_limit_tier", "batch_scopes_enabled", "name"})  # fmt: skip
 DEFINITION_FIELDS = frozenset({"name", "description", "purpose", "communication_method",
                                "is_active"})  # fmt: skip
-# (name, description, purpose, communication method, is_internal): API.md §5.1
+# (name, description, purpose, communication method, is_internal): docs/wire-contract.md §5.1
 DEFAULT_DEFINITIONS = (
     ("Marketing Information", "Marketing offers and updates.", "Marketing", "Email", False),
     ("Customer Service Communication",

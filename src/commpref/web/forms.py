@@ -1,7 +1,8 @@
 """Form bodies and form tokens.
 
 Bodies: `application/x-www-form-urlencoded` and `multipart/form-data` (RFC 8058 §3.1
-recommends the latter for one-click POSTs; API.md §11 accepts both). Files are refused.
+recommends the latter for one-click POSTs; docs/wire-contract.md §11 accepts both).
+Files are refused.
 
 Form tokens (CSRF): the pages set no cookie and hold no session — the link token in the URL
 is the only credential. Every form carries a hidden `csrf` field,

@@ -1,4 +1,4 @@
-"""The preference pages under `/hs/manage-preferences/` (API.md §5.14, §11).
+"""The preference pages under `/hs/manage-preferences/` (docs/wire-contract.md §5.14, §11).
 
 | path                                  | GET (changes nothing)       | POST                      |
 |---------------------------------------|-----------------------------|---------------------------|
