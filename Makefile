@@ -53,9 +53,10 @@ FUZZ_EXAMPLES ?= 300
 fuzz: install ## Schemathesis over /openapi.json with a large budget, every backend (~10 min)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -s tests/e2e/test_fuzz_openapi.py $(PYTEST_ARGS)
 
-lint: install ## ruff check and ruff format --check
+lint: install ## ruff check, ruff format --check, and the import contracts (lint-imports)
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check $(SOURCES)
+	$(BIN)/lint-imports
 
 typecheck: install ## mypy --strict on src
 	$(BIN)/mypy --strict src

@@ -30,8 +30,9 @@ from commpref.domain.model import Change, ChangeKind, Status, TypeStatus
 from commpref.domain.scopes import ALL_SCOPES
 from commpref.services import admin
 from commpref.settings import Settings
-from commpref.storage import codec, open_store, sqlite_sql
-from commpref.storage.base import Store
+from commpref.storage import codec, open_store
+from commpref.storage.sqlite.subscribers import SQL_NEXT_EVENT_ID
+from commpref.storage.store import Store
 
 BENCH_DIR = Path(__file__).resolve().parent
 CACHE_DIR = BENCH_DIR / ".cache"
@@ -153,7 +154,7 @@ def build_sqlite(subscribers: int, *, log: Any = print) -> tuple[Path, Setup]:
     try:
         con.execute("PRAGMA synchronous = OFF")
         con.execute("PRAGMA cache_size = -262144")
-        first_event = con.execute(sqlite_sql.SQL_NEXT_EVENT_ID).fetchone()[0]
+        first_event = con.execute(SQL_NEXT_EVENT_ID).fetchone()[0]
         for start in range(0, subscribers, CHUNK):
             subs, events = _sqlite_rows(
                 portal_id, definitions, start, min(start + CHUNK, subscribers), first_event

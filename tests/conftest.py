@@ -15,7 +15,7 @@ import pytest
 
 from commpref.settings import Settings
 from commpref.storage import open_store
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 POSTGRES_URL = os.environ.get("COMMPREF_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])

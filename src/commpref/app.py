@@ -16,15 +16,15 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from commpref.http import metrics
-from commpref.http.asgi import Api
+from commpref.http.front import JsonApis
 from commpref.http.metrics import Metrics
 from commpref.http.ratelimit import RateLimiter
-from commpref.http.request import Runtime
+from commpref.http.runtime import Runtime
 from commpref.jobs.runner import Workers
 from commpref.services import links
 from commpref.settings import Settings
 from commpref.storage import open_store
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 from commpref.web import PREFIX, PreferencePages
 
 
@@ -63,13 +63,13 @@ def create_app(settings: Settings) -> ASGIApp:
             metrics.process_exited(os.getpid())
 
     # Starlette supplies the lifespan and serves the preference pages (web/) under PREFIX.
-    # `Api` routes on the raw path itself, which Starlette's router cannot (it matches the
+    # `JsonApis` routes on the raw path itself, which Starlette's router cannot (it matches the
     # decoded path), and renders every error of its own, so API requests skip Starlette's
     # middleware and router (`_Front`). Whatever reaches Starlette and is not a page also
-    # goes to `Api`, as the router's default: a `Mount("")` matches the decoded path with a
+    # goes to `JsonApis`, as the router's default: a `Mount("")` matches the decoded path with a
     # regex that stops at a newline, so `%0A` in a path got Starlette's plain-text 404
     # instead of HubSpot's JSON one (found by the fuzzer).
-    api = Api(runtime)
+    api = JsonApis(runtime)
     pages = Starlette(routes=[Mount(PREFIX, app=PreferencePages(runtime))], lifespan=lifespan)
     pages.router.default = api
     return _Front(api, pages)
@@ -79,7 +79,7 @@ _PAGES = PREFIX + "/"
 
 
 class _Front:
-    """The ASGI application: API requests straight to `Api` (the layers they skip would
+    """The ASGI application: API requests straight to `JsonApis` (the layers they skip would
     add work to every single GET), the lifespan and the pages to Starlette."""
 
     def __init__(self, api: ASGIApp, pages: Starlette) -> None:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from commpref.domain.model import ChangeKind, Status
-from commpref.storage.base import StoredEvent
+from commpref.storage.ledger import StoredEvent
 from tests.conftest import POSTGRES_URL
 from tests.support.server import Portal, Server
 

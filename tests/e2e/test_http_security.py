@@ -3,7 +3,6 @@ scope, no route crosses portals, and revocation takes effect on the next request
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from typing import Any
 
@@ -11,19 +10,12 @@ import httpx
 import pytest
 
 from commpref.domain.scopes import ADMIN, ALL_SCOPES, ALTERNATIVES
-from commpref.http.ops import OPERATIONS, Operation
+from commpref.http.api.operations import OPERATIONS as API_OPERATIONS
+from commpref.http.hubspot.operations import OPERATIONS
+from commpref.http.operation import Operation
 from tests.support.server import Portal, Server
 
 EMAIL = "scope@example.com"
-
-
-def ext_operations() -> tuple[Any, ...]:
-    """The `/commpref/v1` table, once it exists (`http/ext_ops.py`)."""
-    if importlib.util.find_spec("commpref.http.ext_ops") is None:
-        return ()
-    from commpref.http import ext_ops
-
-    return tuple(ext_ops.EXT_OPERATIONS)
 
 
 ROUTES = [(o, v) for o in OPERATIONS for v in o.versions]
@@ -55,7 +47,7 @@ def test_every_route_requires_its_scope(server: Server, o: Operation, version: s
             assert call(http, o, version).status_code not in (401, 403), alternative
 
 
-@pytest.mark.parametrize("o", ext_operations(), ids=lambda o: o.name)
+@pytest.mark.parametrize("o", API_OPERATIONS, ids=lambda o: o.name)
 def test_every_extension_route_requires_its_scope(server: Server, o: Any) -> None:
     portal = server.new_portal()
     path = "/commpref/v1/" + re.sub(r"\{[^}]+\}", "1", o.path)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from commpref.storage.postgres import PostgresStore
+from commpref.storage.postgres.store import PostgresStore
 from tests.conftest import POSTGRES_URL
 from tests.support.postgres import fresh_database
 

@@ -7,7 +7,7 @@ from commpref.domain.model import Actor, ChangeKind, PortalContext, Status
 from commpref.services import erasure, history, statuses
 from commpref.services.context import Call
 from commpref.services.statuses import StatusWrite
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 T = 1_700_000_000_000
 A, B = "a@example.com", "b@example.com"

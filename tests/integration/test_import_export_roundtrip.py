@@ -19,7 +19,7 @@ from commpref.domain.model import Actor, PortalContext, Status
 from commpref.services import erasure, statuses
 from commpref.services.context import Call
 from commpref.services.statuses import StatusWrite
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 from tests.support.imports import export_bytes, export_rows, import_file, unexplained
 
 T = 1_600_000_000_000

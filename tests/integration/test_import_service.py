@@ -16,7 +16,7 @@ from commpref.domain.model import Actor, PortalContext, Status, Subscriber
 from commpref.services import erasure, exports, statuses
 from commpref.services.context import Call
 from commpref.services.statuses import StatusWrite
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 from tests.support.imports import import_file
 
 T = 1_700_000_000_000

@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 
 from commpref.services.auth import hash_secret
-from commpref.storage.postgres import PostgresStore
-from commpref.storage.postgres_auth import APPLICATION_NAME
+from commpref.storage.postgres.auth_cache import APPLICATION_NAME
+from commpref.storage.postgres.store import PostgresStore
 from tests.conftest import POSTGRES_URL
 from tests.integration.test_postgres_mutate import CountingStore
 

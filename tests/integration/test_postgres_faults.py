@@ -14,8 +14,8 @@ import pytest
 
 from commpref.domain.model import Change, ChangeKind, Event, Status, Subscriber, TypeStatus
 from commpref.errors import Unavailable
-from commpref.storage.base import Outcome
-from commpref.storage.postgres import PostgresStore
+from commpref.storage.postgres.store import PostgresStore
+from commpref.storage.subscribers import Outcome
 from tests.conftest import POSTGRES_URL
 from tests.support.postgres import database_name, wait_for, with_database
 

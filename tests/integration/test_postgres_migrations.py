@@ -11,9 +11,8 @@ import asyncpg
 import pytest
 
 from commpref.storage.migrations import LATEST, MIGRATIONS, Migration
-from commpref.storage.postgres import PostgresStore
-from commpref.storage.postgres_conn import apply_migrations
-from commpref.storage.postgres_sql import MIGRATION_LOCK
+from commpref.storage.postgres.connection import MIGRATION_LOCK, apply_migrations
+from commpref.storage.postgres.store import PostgresStore
 from tests.conftest import POSTGRES_URL
 from tests.support.postgres import fresh_database
 
@@ -52,7 +51,7 @@ async def test_stores_opening_together_apply_each_migration_once(empty_url: str)
 def test_processes_starting_together_apply_each_migration_once(empty_url: str) -> None:
     script = (
         "import asyncio, sys\n"
-        "from commpref.storage.postgres import PostgresStore\n"
+        "from commpref.storage.postgres.store import PostgresStore\n"
         "async def main():\n"
         "    s = PostgresStore(sys.argv[1], pool_size=1)\n"
         "    await s.open()\n"

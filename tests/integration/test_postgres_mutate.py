@@ -23,9 +23,9 @@ from commpref.domain.model import (
 from commpref.errors import NotFound, ValidationError
 from commpref.services import statuses
 from commpref.services.context import Call
-from commpref.storage.base import Outcome
-from commpref.storage.coalesce import Batcher, Outcomes
-from commpref.storage.postgres import PostgresStore
+from commpref.storage.postgres.coalesce import Batcher, Outcomes
+from commpref.storage.postgres.store import PostgresStore
+from commpref.storage.subscribers import Outcome
 from tests.conftest import POSTGRES_URL
 from tests.support.postgres import wait_for
 
@@ -297,7 +297,7 @@ def count_batches(batcher: Batcher[Any, Any]) -> list[int]:
 async def test_concurrent_reads_share_queries_and_see_every_acknowledged_write(
     stores: list[PostgresStore],
 ) -> None:
-    """Reads asked for together share one query (`storage.coalesce`); each still gets
+    """Reads asked for together share one query (`storage.postgres.coalesce`); each still gets
     exactly its own addresses, and nothing older than the writes acknowledged before it."""
     store = stores[0]
     portal = await store.create_portal(name="p", now=1)

@@ -16,13 +16,13 @@ import httpx
 import pytest
 
 from commpref.domain.scopes import ALL_SCOPES
-from commpref.http.asgi import Api
+from commpref.http.front import JsonApis
 from commpref.http.ratelimit import RateLimiter
-from commpref.http.request import Runtime
+from commpref.http.runtime import Runtime
 from commpref.services import admin
 from commpref.services.ratelimits import Tier
 from commpref.settings import Settings
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 DAY = 86_400_000
 MIDNIGHT = 1_780_012_800_000  # a 00:00 UTC
@@ -63,7 +63,7 @@ async def setup(store: Store) -> AsyncIterator[Setup]:
         link_keys=(b"k" * 32,),
         rate_limiter=limiter,
     )
-    transport = httpx.ASGITransport(app=Api(runtime))
+    transport = httpx.ASGITransport(app=JsonApis(runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield Setup(http, clock, token, other, store, portal.id)
 

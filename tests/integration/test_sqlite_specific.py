@@ -18,9 +18,9 @@ import pytest
 from commpref.domain.model import Change, ChangeKind, Event, Status, Subscriber, WideStatus
 from commpref.errors import Unavailable
 from commpref.storage import migrations
-from commpref.storage import sqlite_sql as sql
-from commpref.storage.base import Outcome
-from commpref.storage.sqlite import SqliteStore
+from commpref.storage.sqlite import admin, context, ledger, subscribers
+from commpref.storage.sqlite.store import SqliteStore
+from commpref.storage.subscribers import Outcome
 
 NOW = 1_700_000_000_000
 EMAILS = [f"user{i:04}@example.com" for i in range(300)]
@@ -65,12 +65,12 @@ async def populate(store: SqliteStore) -> int:
 
 
 HOT = {
-    "load subscribers": (sql.SQL_LOAD_SUBSCRIBERS, (1, '["user0001@example.com"]')),
-    "load one subscriber": (sql.SQL_LOAD_SUBSCRIBER, (1, "user0001@example.com")),
-    "authenticate": (sql.SQL_AUTHENTICATE, ("A",)),
-    "portal context": (sql.SQL_CONTEXT, (1,)),
-    "events by email": (sql.SQL_EVENTS_BY_EMAIL, (*sql.chain_args([3, 9], 0), 1, 10)),
-    "events of a portal": (sql.SQL_EVENTS, (1, 0, 10)),
+    "load subscribers": (subscribers.SQL_LOAD_SUBSCRIBERS, (1, '["user0001@example.com"]')),
+    "load one subscriber": (subscribers.SQL_LOAD_SUBSCRIBER, (1, "user0001@example.com")),
+    "authenticate": (context.SQL_AUTHENTICATE, ("A",)),
+    "portal context": (context.SQL_CONTEXT, (1,)),
+    "events by email": (ledger.SQL_EVENTS_BY_EMAIL, (*ledger.chain_args([3, 9], 0), 1, 10)),
+    "events of a portal": (ledger.SQL_EVENTS, (1, 0, 10)),
 }
 EXPECTED = {
     "load subscribers": "USING PRIMARY KEY (portal_id=? AND email=?)",
@@ -101,7 +101,9 @@ async def test_hot_queries_answer_what_the_store_answers(sqlite_store: SqliteSto
     """The EXPLAINed constants are the statements that run (guards against drift)."""
     portal_id = await populate(sqlite_store)
     with sqlite3.connect(sqlite_store.path) as conn:
-        rows = conn.execute(sql.SQL_LOAD_SUBSCRIBERS, (portal_id, '["user0001@example.com"]'))
+        rows = conn.execute(
+            subscribers.SQL_LOAD_SUBSCRIBERS, (portal_id, '["user0001@example.com"]')
+        )
         assert [r[0] for r in rows] == ["user0001@example.com"]
     subs = await sqlite_store.read_subscribers(portal_id, [*EMAILS[:3], "x@example.com"])
     assert sorted(subs) == EMAILS[:3]
@@ -206,7 +208,7 @@ async def test_writes_run_on_one_thread_and_reads_never_wait(sqlite_store: Sqlit
 
 OPENER = """
 import asyncio, sys, time
-from commpref.storage.sqlite import SqliteStore
+from commpref.storage.sqlite.store import SqliteStore
 
 async def main(url, start):
     time.sleep(max(0.0, start - time.time()))  # start together
@@ -354,7 +356,7 @@ async def test_authentication_is_remembered_until_any_process_changes_what_it_re
     sqlite_store._inline.set_trace_callback(statements.append)
     found = await sqlite_store.authenticate("h1")
     assert found is not None and found[0].revoked_at is None
-    assert statements == [sql.SQL_CONFIG_VERSION]  # no token, portal or definitions read
+    assert statements == [admin.SQL_CONFIG_VERSION]  # no token, portal or definitions read
     # Another process revokes it and adds a definition: seen on the very next call.
     with sqlite3.connect(sqlite_store.path) as other:
         other.execute("UPDATE tokens SET revoked_at = 5 WHERE secret_hash = 'h1'")

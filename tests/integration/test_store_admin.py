@@ -1,6 +1,6 @@
 """Storage contract, part 1: portals, business units, definitions, tokens, contexts, secrets.
 
-Runs on every backend (the `store` fixture); tests only what `storage/base.py` promises.
+Runs on every backend (the `store` fixture); tests only what `storage/store.py` promises.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from commpref.domain.model import Portal, Translation
 from commpref.errors import NotFound, ValidationError
 from commpref.storage import migrations
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 NOW = 1_700_000_000_000
 DEFAULTS = [

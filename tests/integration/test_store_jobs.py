@@ -8,8 +8,9 @@ import asyncio
 from commpref.domain import erasure
 from commpref.domain.imports import ImportJob, ImportStatus, ImportTally, ReportRow
 from commpref.domain.model import Change, ChangeKind, Event, Status, Subscriber, WideStatus
-from commpref.storage.base import Outcome, Store
-from commpref.storage.base_jobs import ImportChunk, ImportPlan
+from commpref.storage.imports import ImportChunk, ImportPlan
+from commpref.storage.store import Store
+from commpref.storage.subscribers import Outcome
 
 NOW = 1_700_000_000_000
 LEASE = NOW + 60_000

@@ -17,7 +17,8 @@ from commpref.domain.model import (
     WideStatus,
 )
 from commpref.domain.webhooks import DeliveryState, EventFilter
-from commpref.storage.base import Outcome, Plan, Store
+from commpref.storage.store import Store
+from commpref.storage.subscribers import Outcome, Plan
 
 NOW = 1_700_000_000_000
 A, B, C = "a@example.com", "b@example.com", "c@example.com"

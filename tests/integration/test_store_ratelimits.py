@@ -10,7 +10,7 @@ import pytest
 
 from commpref.settings import Settings
 from commpref.storage import open_store
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 DAY = 86_400_000
 T0 = 1_780_000_000_000 - (1_780_000_000_000 % DAY) + 5 * 3_600_000  # 05:00 UTC on some day

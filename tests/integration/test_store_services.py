@@ -6,7 +6,7 @@ from commpref.domain.model import Actor, ChangeKind, Reason, Status
 from commpref.services import statuses
 from commpref.services.context import Call
 from commpref.services.statuses import StatusWrite
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 NOW = 1_700_000_000_000
 

@@ -1,6 +1,6 @@
 """Storage contract, part 2: subscribers, `mutate` and the ledger.
 
-Runs on every backend (the `store` fixture); tests only what `storage/base.py` promises.
+Runs on every backend (the `store` fixture); tests only what `storage/store.py` promises.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from commpref.domain.model import (
 from commpref.errors import ValidationError
 from commpref.settings import Settings
 from commpref.storage import migrations, open_store
-from commpref.storage.base import Outcome, Plan, Store
+from commpref.storage.store import Store
+from commpref.storage.subscribers import Outcome, Plan
 
 NOW = 1_700_000_000_000
 A, B, C = "a@example.com", "b@example.com", "c@example.com"

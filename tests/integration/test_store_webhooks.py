@@ -9,7 +9,7 @@ import pytest
 
 from commpref.domain.model import Status
 from commpref.domain.webhooks import DeliveryState, EventFilter, Webhook
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 from tests.integration.test_store_ledger import NOW, A, B, new_portal, writes
 
 LEASE = NOW + 60_000

@@ -15,7 +15,7 @@ from commpref.domain import erasure
 from commpref.domain.imports import ALL, ERASED, ImportJob
 from commpref.domain.model import ChangeKind, PortalContext
 from commpref.services import exports, imports
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 OWNER = "test-worker"
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from commpref.storage.migrations import MIGRATIONS
-from commpref.storage.postgres_conn import apply_migrations
+from commpref.storage.postgres.connection import apply_migrations
 
 T = TypeVar("T")
 

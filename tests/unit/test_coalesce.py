@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from commpref.errors import Unavailable, ValidationError
-from commpref.storage.coalesce import Batcher, Outcomes, one_by_one
+from commpref.storage.postgres.coalesce import Batcher, Outcomes, one_by_one
 
 
 class Recorder:

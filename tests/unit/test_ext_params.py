@@ -1,18 +1,20 @@
-"""Query parameters of the /commpref/v1 operations (http/ext.py)."""
+"""Query parameters of the /commpref/v1 operations (`http.params`: `?name=` is absent)."""
 
 from __future__ import annotations
 
 import pytest
 
+from commpref.domain.formats import parse_time
 from commpref.errors import ValidationError
-from commpref.http.ext import ExtParam, parse_params, parse_time
+from commpref.http.api.operations import param
+from commpref.http.params import parse_query as parse_params
 
 DECLARED = (
-    ExtParam("limit", "int", "", default=100, minimum=1, maximum=1000),
-    ExtParam("since", "str", ""),
-    ExtParam("history", "bool", "", default=False),
-    ExtParam("format", "choice", "", default="csv", choices=("csv", "jsonl")),
-    ExtParam("startTime", "time", ""),
+    param("limit", "int", "", default=100, minimum=1, maximum=1000),
+    param("since", "str", ""),
+    param("history", "bool", "", default=False),
+    param("format", "choice", "", default="csv", choices=("csv", "jsonl")),
+    param("startTime", "time", ""),
 )
 
 
@@ -64,7 +66,7 @@ def test_bad_values_are_400s_naming_the_parameter(name: str, value: str, expecte
 
 def test_required_parameters_and_times() -> None:
     with pytest.raises(ValidationError, match="Missing required query parameter: q"):
-        parse_params((ExtParam("q", "str", "", required=True),), {})
+        parse_params((param("q", "str", "", required=True),), {})
     assert parse_time("1700000000000") == 1_700_000_000_000
     assert parse_time("2026-05-01T12:00:00+02:00") == 1_777_629_600_000
     assert parse_time("tomorrow") is None

@@ -11,18 +11,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from commpref.domain.formats import parse_int64
 from commpref.errors import (
     UnsupportedMediaType,
     ValidationError,
 )
-from commpref.http import body, wire
+from commpref.http import body
+from commpref.http.hubspot import wire
 from commpref.http.params import (
-    QueryParam,
+    Param,
     check_content_type,
     credential,
     is_json,
     parse_bool,
-    parse_int64,
     parse_query,
     query_dict,
 )
@@ -247,9 +248,9 @@ def test_query_dict_keeps_first_and_blanks() -> None:
 
 def test_parse_query() -> None:
     declared = (
-        QueryParam("channel", "channel", required=True),
-        QueryParam("businessUnitId", "int64", default=0),
-        QueryParam("verbose", "bool", default=False),
+        Param("channel", "channel", required=True),
+        Param("businessUnitId", "int", default=0),
+        Param("verbose", "bool", default=False),
     )
     assert parse_query(declared, {"channel": "EMAIL", "other": "x"}) == {
         "channel": "EMAIL",

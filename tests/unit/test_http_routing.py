@@ -13,8 +13,8 @@ from commpref.errors import (
     ValidationError,
 )
 from commpref.http.errors import error_body
-from commpref.http.render import iso
 from commpref.http.routing import Router
+from commpref.http.values import iso
 from commpref.services.links import LinkClaims, sign, verify
 
 # --- routing -----------------------------------------------------------------------------

@@ -318,45 +318,67 @@ def unsubscribe_all(
 
 
 class OptOut:
-    """`unsubscribe_all` without rows, for the many subscribers of one request: those whose
-    in-scope statuses are alike get the changes worked out for the first of them (a batch
-    of known addresses falls into a few such classes)."""
+    """`unsubscribe_all` for the many subscribers of one request, worked out once per class
+    of alike subscribers: `apply` gives exactly what the plain rule gives (the same state,
+    rows and changes), but alike subscribers share the work. Every address with nothing
+    stored is one class (half of a typical bounce or complaint batch); without rows to
+    render, so are the addresses whose in-scope statuses are alike (a batch of known
+    addresses falls into a few such classes). This is the one place of that shortcut."""
 
-    def __init__(self, ctx: PortalContext, unit: int, *, source: str, now: int) -> None:
+    _BLANK: tuple[object, ...] = ("blank",)
+
+    def __init__(
+        self, ctx: PortalContext, unit: int, *, source: str, now: int, verbose: bool = False
+    ) -> None:
         self.ctx, self.unit, self.source, self.now = ctx, unit, source, now
+        self.verbose = verbose
         # Without archived definitions the scope is the same for every subscriber.
         scope = None if ctx.has_archived else ctx.active(unit if ctx.portal.brands else None)
         if unit not in ctx.business_units:
             scope = None
         self._ids = None if scope is None else [d.id for d in scope]
         self._opted_out = TypeStatus(Status.UNSUBSCRIBED, source, now)
-        self._seen: dict[tuple[object, ...], tuple[list[int], list[Change], bool]] = {}
+        self._seen: dict[tuple[object, ...], _Class] = {}
 
-    def apply(self, sub: Subscriber) -> list[Change]:
-        """Opt `sub` out; the changes made (a list shared with alike subscribers)."""
-        ids, types = self._ids, sub.types
-        wide = sub.wide.get(self.unit)
-        if ids is None:
-            return unsubscribe_all(
-                self.ctx, sub, self.unit, source=self.source, now=self.now, verbose=False
-            )[1]
-        key = (*[None if (t := types.get(i)) is None else t.status for i in ids],
-               None if wide is None else wide.status)  # fmt: skip
+    def _plain(self, sub: Subscriber) -> tuple[list[StatusRow], list[Change]]:
+        return unsubscribe_all(
+            self.ctx, sub, self.unit, source=self.source, now=self.now, verbose=self.verbose
+        )
+
+    def apply(self, sub: Subscriber) -> tuple[list[StatusRow], list[Change]]:
+        """Opt `sub` out; its rows (none unless verbose) and changes, both lists shared
+        with alike subscribers."""
+        types = sub.types
+        if not types and not sub.wide:
+            key = self._BLANK  # the same scope and outcome, archived definitions or not
+        elif self.verbose or self._ids is None:
+            return self._plain(sub)  # rows show stored sources and times: nothing to share
+        else:
+            wide = sub.wide.get(self.unit)
+            key = (*[None if (t := types.get(i)) is None else t.status for i in self._ids],
+                   None if wide is None else wide.status)  # fmt: skip
         known = self._seen.get(key)
         if known is None:
-            changes = unsubscribe_all(
-                self.ctx, sub, self.unit, source=self.source, now=self.now, verbose=False
-            )[1]
+            rows, changes = self._plain(sub)
             opted = [c.target for c in changes if c.kind is ChangeKind.TYPE]
             wide_changed = any(c.kind is ChangeKind.WIDE for c in changes)
-            self._seen[key] = (opted, changes, wide_changed)
-            return changes
-        opted, changes, wide_changed = known
-        for i in opted:
+            self._seen[key] = _Class(opted, wide_changed, rows, changes)
+            return rows, changes
+        for i in known.opted:
             types[i] = self._opted_out
-        if wide_changed:
+        if known.wide_changed:
             sub.wide[self.unit] = WideStatus(Status.UNSUBSCRIBED, self.now, self.source)
-        return changes
+        return known.rows, known.changes
+
+
+@dataclass(frozen=True, slots=True)
+class _Class:
+    """What opting out one class of alike subscribers does."""
+
+    opted: list[int]  # definitions set to UNSUBSCRIBED
+    wide_changed: bool
+    rows: list[StatusRow]
+    changes: list[Change]
 
 
 # --- v3 writes (§5.11) -------------------------------------------------------------------

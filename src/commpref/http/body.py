@@ -355,3 +355,16 @@ def locate(text: str, path: Path) -> tuple[int, int]:
             break
         start, end = matches[-1]
     return start, end
+
+
+def decode_struct(raw: bytes, schema: type[msgspec.Struct]) -> Any:
+    """A JSON body as `schema`, as commpref's own API reads them: a 400 in the
+    `Invalid input JSON` style otherwise."""
+    if not raw.strip():
+        raise ValidationError("Invalid input JSON on line 1, column 1: empty body")
+    try:
+        return msgspec.json.decode(raw, type=schema)
+    except msgspec.ValidationError as exc:
+        raise ValidationError(f"Invalid input JSON: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise ValidationError(f"Invalid input JSON: {exc}") from exc

@@ -29,7 +29,7 @@ from prometheus_client import multiprocess as mp
 
 from commpref.domain.model import ChangeKind
 from commpref.http.overload import Gate
-from commpref.storage.base import Outcome
+from commpref.storage.subscribers import Outcome
 
 _KIND_OF = attrgetter("kind")
 

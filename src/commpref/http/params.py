@@ -6,19 +6,29 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from commpref.domain.formats import parse_int64
+from commpref.domain.formats import parse_int64, parse_time
 from commpref.errors import UnsupportedMediaType, ValidationError
 
 
 @dataclass(frozen=True, slots=True)
-class QueryParam:
-    """One declared query parameter of an operation."""
+class Param:
+    """One query parameter.
+
+    Kinds: `channel` (only `EMAIL`); `int` (int64, within `minimum`..`maximum` when set);
+    `bool` (`true`/`false`, any case); `str` (no NUL); `time` (epoch milliseconds or ISO
+    8601, parsed to epoch milliseconds); `choice` (one of `choices`). With `blank_is_missing`
+    `?name=` counts as absent (commpref's API); HubSpot's paths judge the empty value.
+    """
 
     name: str
-    kind: str  # "channel" | "int64" | "bool"
+    kind: str
+    description: str = ""
     required: bool = False
     default: Any = None
-    description: str = ""
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    blank_is_missing: bool = False
 
 
 def query_dict(query_string: bytes) -> dict[str, str]:
@@ -44,36 +54,57 @@ def parse_bool(value: str) -> bool | None:
     return None
 
 
-def parse_query(declared: tuple[QueryParam, ...], raw: dict[str, str]) -> dict[str, Any]:
+def _invalid(p: Param, value: str, expected: str) -> ValidationError:
+    return _error(f"Invalid value for query parameter {p.name}: {value}. {expected}", p.name)
+
+
+def parse_query(declared: tuple[Param, ...], raw: dict[str, str]) -> dict[str, Any]:
     """Validate the declared parameters in declaration order; undeclared ones are ignored."""
     out: dict[str, Any] = {}
     for p in declared:
         value = raw.get(p.name)
-        if value is None:
+        if value is None or (value == "" and p.blank_is_missing):
             if p.required:
                 raise _error(f"Missing required query parameter: {p.name}", p.name)
             out[p.name] = p.default
-        elif p.kind == "channel":
-            if value != "EMAIL":
-                raise _error(f"Invalid value for channel: {value}. Allowed values: EMAIL", p.name)
-            out[p.name] = value
-        elif p.kind == "int64":
-            number = parse_int64(value)
-            if number is None:
-                message = (
-                    f"Invalid value for query parameter {p.name}: {value}. Expected an integer"
-                )
-                raise _error(message, p.name)
-            out[p.name] = number
-        else:
-            flag = parse_bool(value)
-            if flag is None:
-                message = (
-                    f"Invalid value for query parameter {p.name}: {value}. Expected true or false"
-                )
-                raise _error(message, p.name)
-            out[p.name] = flag
+            continue
+        out[p.name] = _parse(p, value)
     return out
+
+
+def _parse(p: Param, value: str) -> Any:
+    if p.kind == "channel":
+        if value != "EMAIL":
+            raise _error(f"Invalid value for channel: {value}. Allowed values: EMAIL", p.name)
+        return value
+    if p.kind == "int":
+        number = parse_int64(value)
+        if number is None:
+            raise _invalid(p, value, "Expected an integer")
+        if (p.minimum is not None and number < p.minimum) or (
+            p.maximum is not None and number > p.maximum
+        ):
+            raise _invalid(p, value, f"Expected an integer from {p.minimum} to {p.maximum}")
+        return number
+    if p.kind == "bool":
+        flag = parse_bool(value)
+        if flag is None:
+            raise _invalid(p, value, "Expected true or false")
+        return flag
+    if p.kind == "str":
+        if "\x00" in value:
+            raise _invalid(p, value.replace("\x00", "\\0"), "NUL characters are not allowed")
+        return value
+    if p.kind == "time":
+        ms = parse_time(value)
+        if ms is None:
+            raise _invalid(p, value, "Expected epoch milliseconds or an ISO 8601 time")
+        return ms
+    if p.kind == "choice":
+        if value not in p.choices:
+            raise _invalid(p, value, f"Allowed values: {', '.join(p.choices)}")
+        return value
+    raise TypeError(f"unknown parameter kind {p.kind!r}")  # a programming error in a table
 
 
 def is_json(content_type: str | None) -> bool:

@@ -14,7 +14,7 @@ from commpref.domain.model import PortalContext, Token
 from commpref.errors import RateLimited
 from commpref.services import ratelimits
 from commpref.services.ratelimits import DAILY, Decision
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 _MESSAGES = {
     DAILY: "You have reached your daily limit.",

@@ -12,7 +12,7 @@ from commpref.http import logs
 from commpref.services import imports
 from commpref.services.context import now_ms
 from commpref.settings import Settings
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 
 async def pause(stop: asyncio.Event, seconds: float) -> None:

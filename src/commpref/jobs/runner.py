@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from commpref.settings import Settings
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 
 def owner_id() -> str:

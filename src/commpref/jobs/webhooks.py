@@ -18,13 +18,14 @@ import msgspec
 import commpref
 from commpref.domain.webhooks import Backoff, DeliveryState, sign
 from commpref.errors import Unavailable
-from commpref.http import ext_wire, logs
+from commpref.http import logs
+from commpref.http.api import wire as ext_wire
 from commpref.jobs.imports import pause
 from commpref.services import history
 from commpref.services.context import now_ms
 from commpref.settings import Settings
-from commpref.storage.base import Store
-from commpref.storage.base_jobs import ClaimedDelivery
+from commpref.storage.store import Store
+from commpref.storage.webhooks import ClaimedDelivery
 
 BATCH = 50  # deliveries claimed (and sent concurrently) at once
 BACKLOG_EVERY_MS = 5000

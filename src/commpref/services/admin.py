@@ -8,7 +8,7 @@ from commpref.domain.scopes import ALL_SCOPES
 from commpref.errors import ValidationError
 from commpref.services import auth
 from commpref.services.context import now_ms
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 
 async def create_portal(

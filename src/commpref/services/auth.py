@@ -9,7 +9,7 @@ from commpref.domain import scopes
 from commpref.domain.model import PortalContext, Token
 from commpref.domain.scopes import Op
 from commpref.errors import AuthenticationError, ExpiredAuthentication, MissingScopes
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 SECRET_PREFIX = "pat-cp-"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from commpref.services.context import Call
 from commpref.services.statuses import require_email
-from commpref.storage.base import Erasure, Store
+from commpref.storage.ledger import Erasure
+from commpref.storage.store import Store
 
 
 async def erase(*, store: Store, call: Call, email: str) -> Erasure:

@@ -20,7 +20,7 @@ from commpref.domain.formats import format_ms
 from commpref.domain.imports import ALL, COLUMNS, ERASED
 from commpref.domain.model import ChangeKind, PortalContext, Status, Subscriber
 from commpref.services import history
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 PAGE = 1000
 HISTORY_COLUMNS = (

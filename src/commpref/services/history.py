@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from commpref.domain.model import Change, ChangeKind
 from commpref.errors import ValidationError
-from commpref.storage.base import Store, StoredEvent
+from commpref.storage.ledger import StoredEvent
+from commpref.storage.store import Store
 
 SCAN_ROWS = 10_000  # ledger entries one page may look at before answering
 _POSITION = re.compile(r"(\d{1,18})\.(-1|\d{1,9})")  # ids stay within int64

@@ -41,8 +41,9 @@ from commpref.domain.imports import (
 from commpref.domain.model import Change, Event, PortalContext, Status, Subscriber
 from commpref.errors import ValidationError
 from commpref.services.context import now_ms
-from commpref.storage.base import Outcome, Store
-from commpref.storage.base_jobs import ImportChunk, ImportPlan
+from commpref.storage.imports import ImportChunk, ImportPlan
+from commpref.storage.store import Store
+from commpref.storage.subscribers import Outcome
 
 FORMATS = ("csv", "jsonl")
 CHUNK_ROWS = 5000  # valid rows per chunk: one transaction each

@@ -35,7 +35,7 @@ from commpref.domain.model import PortalContext
 from commpref.errors import ValidationError
 from commpref.services.context import Call
 from commpref.services.statuses import require_definition, require_email
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 LINK_KEY_SECRET = "link_key"  # name of the generated key in the store's server secrets
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058: the body of the POST and its header

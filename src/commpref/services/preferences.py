@@ -31,7 +31,7 @@ from commpref.errors import NotFound
 from commpref.services import links, statuses
 from commpref.services.context import Call
 from commpref.services.statuses import StatusWrite
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 PAGE = Actor("preference_page")
 ONE_CLICK = Actor("one_click")

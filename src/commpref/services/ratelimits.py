@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 WINDOW_MS = 10_000
 DAY_MS = 86_400_000

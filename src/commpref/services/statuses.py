@@ -17,7 +17,8 @@ from commpref.domain.model import Change, Definition, Event, Status, Subscriber
 from commpref.domain.rules import StatusRow, V3Row, WideRow
 from commpref.errors import ValidationError
 from commpref.services.context import Call
-from commpref.storage.base import Outcome, Store
+from commpref.storage.store import Store
+from commpref.storage.subscribers import Outcome
 
 R = TypeVar("R")
 
@@ -253,31 +254,13 @@ async def unsubscribe_all(
         return BatchResult([], errors)
 
     def plan(subs: dict[str, Subscriber]) -> Outcome[list[SubscriberRows[StatusRow]]]:
-        alike = rules.OptOut(call.ctx, unit, source=call.source, now=call.now)
-
-        def opt_out(sub: Subscriber) -> tuple[list[StatusRow], list[Change]]:
-            if not verbose:  # no rows to render: alike subscribers share the work
-                return [], alike.apply(sub)
-            return rules.unsubscribe_all(
-                call.ctx, sub, unit, source=call.source, now=call.now, verbose=True
-            )
-
+        alike = rules.OptOut(call.ctx, unit, source=call.source, now=call.now, verbose=verbose)
         ledger = _Ledger(call)
         results = []
-        # Every address with nothing stored ends in the same state with the same changes
-        # (half of a typical bounce or complaint batch): work that out once per request.
-        blank: tuple[Subscriber, list[StatusRow], list[Change]] | None = None
         for email in valid:
             sub = subs[email]
             ledger.accept(sub)
-            if sub.types or sub.wide:
-                rows, changes = opt_out(sub)
-            else:
-                if blank is None:
-                    template = Subscriber("", sub.created_at)
-                    blank = (template, *opt_out(template))
-                template, rows, changes = blank
-                sub.types, sub.wide = dict(template.types), dict(template.wide)
+            rows, changes = alike.apply(sub)
             ledger.record(sub, changes)
             results.append(SubscriberRows(email, rows))
         return ledger.outcome(results)

@@ -15,7 +15,7 @@ from commpref.domain.webhooks import Delivery, DeliveryState, EventFilter, Webho
 from commpref.errors import NotFound, ValidationError
 from commpref.services import history
 from commpref.services.context import Call
-from commpref.storage.base import Store
+from commpref.storage.store import Store
 
 SECRET_PREFIX = "whsec_"
 MAX_URL = 2000

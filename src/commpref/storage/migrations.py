@@ -283,7 +283,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         5,
         "notify changes of what authentication reads (PostgreSQL)",
-        # Processes cache `authenticate` (storage/postgres_auth.py) and drop the cache on
+        # Processes cache `authenticate` (storage/postgres/auth_cache.py) and drop the cache on
         # this notification, sent when a change to these tables commits.
         """
         CREATE FUNCTION commpref_config_changed() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -37,8 +37,8 @@ from commpref.errors import (
     Unavailable,
 )
 from commpref.http import logs
-from commpref.http.asgi import ClientDisconnected, read_body
-from commpref.http.request import Runtime
+from commpref.http.runtime import Runtime
+from commpref.http.transport import ClientDisconnected, read_body
 from commpref.services import links, preferences
 from commpref.services.context import now_ms
 from commpref.services.preferences import Link

@@ -1,0 +1,162 @@
+"""`commpref serve`, `migrate` and `demo`: run the server, bring the schema up to date, and
+get a first token to try the API with."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import shlex
+import sys
+import tempfile
+from collections.abc import Iterator
+
+import click
+
+from commpref import workers as supervisor
+from commpref.cli.options import build_settings, database_url_option, run
+from commpref.domain.scopes import ALL_SCOPES
+from commpref.services import admin
+from commpref.storage.store import Store
+
+GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython: 700)
+DEMO_PORTAL = "Demo"
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Listen address (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Listen port (default 8080).")
+@database_url_option
+@click.option("--workers", type=int, default=None, help="Server processes (default 1).")
+@click.option("--reuse-port", is_flag=True, hidden=True, help="Worker of `--workers N`.")
+def serve(
+    host: str | None,
+    port: int | None,
+    database_url: str | None,
+    workers: int | None,
+    reuse_port: bool,
+) -> None:
+    """Apply migrations, then serve the API until SIGTERM/SIGINT."""
+    # Imported here, not at the top: the web stack (uvicorn, Starlette, every route and
+    # template) is heavy and only `serve` needs it, so the other commands start without it.
+    import uvicorn
+
+    from commpref.app import create_app
+    from commpref.http import logs, server
+
+    settings = build_settings(database_url, host=host, port=port, workers=workers)
+
+    async def migrate_only(store: Store) -> None:
+        return None
+
+    if not reuse_port:  # workers skip it: the supervisor has just migrated
+        run(settings, migrate_only)
+    if settings.workers > 1:
+        # Each worker is this command again with its own SO_REUSEPORT socket (workers.py).
+        argv = [sys.executable, "-m", "commpref", "serve", "--workers", "1", "--reuse-port",
+                "--host", settings.host, "--port", str(settings.port),
+                "--database-url", settings.database_url]  # fmt: skip
+        with _metrics_dir():
+            raise SystemExit(supervisor.supervise(settings.workers, argv))
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        # httptools, plus deadlines and a size cap for request heads (slowloris)
+        http="commpref.http.server:GuardedProtocol",
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        lifespan="on",
+        access_log=False,  # commpref writes its own JSON access log
+        log_level=settings.log_level,
+        log_config=logs.logging_config(settings.log_level),  # JSON lines, like ours
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )
+    server.configure(settings)
+    _tune_gc()
+    sockets = [supervisor.reuse_port_socket(settings.host, settings.port)] if reuse_port else None
+    srv = uvicorn.Server(config)
+    srv.run(sockets=sockets)
+    if not srv.started:  # the app could not start (as `uvicorn.run` reports it)
+        raise SystemExit(supervisor.STARTUP_FAILURE)
+
+
+def _tune_gc() -> None:
+    """What is loaded by now lives as long as the process: freeze it out of the collector's
+    passes. Requests allocate thousands of small tuples that reference counting frees, so
+    young collections can be rarer: with the defaults the collector kept rescanning objects
+    that never become garbage."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
+@contextlib.contextmanager
+def _metrics_dir() -> Iterator[None]:
+    """Workers share their /metrics through files in PROMETHEUS_MULTIPROC_DIR: an operator's
+    directory if set, else a fresh one removed at exit."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="commpref-metrics-") as path:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+        yield
+
+
+@click.command("migrate")
+@database_url_option
+def migrate(database_url: str | None) -> None:
+    """Apply pending schema migrations; prints the schema version."""
+
+    async def version(store: Store) -> int:
+        applied, _ = await store.schema_version()
+        return applied
+
+    click.echo(run(build_settings(database_url), version))
+
+
+@click.command("demo")
+@click.option("--host", default=None, help="Host the curl line points at.")
+@click.option("--port", type=int, default=None, help="Port the curl line points at.")
+@database_url_option
+def demo(host: str | None, port: int | None, database_url: str | None) -> None:
+    """Make a "Demo" portal (once) and a fresh all-scopes token; print it and a curl line."""
+    # Imported here: `commpref.app` loads the whole web stack, for one small function.
+    from commpref.app import base_url
+
+    settings = build_settings(database_url, host=host, port=port)
+
+    async def setup(store: Store) -> str:
+        portals = [p for p in await store.list_portals() if p.name == DEMO_PORTAL]
+        portal_id = (
+            portals[0].id
+            if portals
+            else (await admin.create_portal(store=store, name=DEMO_PORTAL)).id
+        )
+        _, secret = await admin.create_token(
+            store=store, portal_id=portal_id, scopes=ALL_SCOPES, name="demo"
+        )
+        return secret
+
+    secret = run(settings, setup)
+    path = "/communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL"
+    url = base_url(settings) + path
+    curl = [
+        "curl",
+        "-sS",
+        "-X",
+        "POST",
+        url,
+        "-H",
+        f"Authorization: Bearer {secret}",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"inputs":["a@example.com"]}',
+    ]
+    click.echo(secret)
+    click.echo(shlex.join(curl))
+
+
+COMMANDS: tuple[click.Command, ...] = (serve, migrate, demo)

@@ -1,0 +1,63 @@
+"""commpref's own API under `/commpref/v1/` (docs/commpref-api.md): its operation table
+(`operations`), handlers (`handlers`, `webhooks`, `links`) and wire shapes (`wire`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commpref.domain.model import Token
+from commpref.http import body
+from commpref.http.api import wire
+from commpref.http.api.operations import OPERATIONS, PREFIX, SECURITY_SCHEME, VERSION
+from commpref.http.operation import Operation, Surface
+from commpref.http.routing import Router
+
+PATHS = f"/{PREFIX}/"  # every path under it is answered here
+SOURCE = "commpref API"  # `source` of changes made through /commpref/v1 (erasures)
+ERROR_TEXTS = {
+    400: "Invalid request (VALIDATION_ERROR)",
+    401: "Missing, unknown, revoked or expired credentials",
+    403: "Missing scope (MISSING_SCOPES): the operation's own, or commpref.admin",
+    404: "Unknown address, import job or webhook (OBJECT_NOT_FOUND)",
+    405: "Method not allowed",
+    408: "The request body was not received in time",
+    413: "Request body too large",
+    414: "Request URI too long",
+    415: "Unsupported Content-Type",
+    429: "Rate limit reached (RATE_LIMITS); see Retry-After",
+    500: "Internal error",
+    503: "Database unavailable, or the process is at its concurrency limit (Retry-After)",
+}
+
+
+def _decode(raw: bytes, o: Operation) -> Any:
+    assert o.body is not None  # has_body: this API has no bare-array bodies
+    return body.decode_struct(raw, o.body)
+
+
+def _source(token: Token) -> str:
+    return SOURCE
+
+
+def surface(operations: tuple[Operation, ...] = OPERATIONS) -> Surface:
+    return Surface(
+        name="commpref",
+        operations=operations,
+        router=Router(((o.method, o.path, o.versions, o) for o in operations), prefix=PREFIX),
+        unmatched_label="commpref_unmatched",
+        decode_body=_decode,
+        source=_source,
+        url=lambda version, o: f"/{PREFIX}/{VERSION}/{o.path}",
+        operation_id=lambda o, version: o.name,
+        tag=lambda version: "commpref",
+        error_texts=ERROR_TEXTS,
+        components=wire.RESPONSE_STRUCTS,
+        security_schemes={
+            SECURITY_SCHEME: {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A commpref token (`commpref token create`) holding the "
+                "operation's scope or commpref.admin.",
+            }
+        },
+    )

@@ -1,0 +1,166 @@
+"""A portal's configuration as PostgreSQL reads it back: the columns of portals, definitions
+and tokens, the statements that read them, the one statement that reads a whole
+`PortalContext` (`authenticate`, `portal_context`), and their decoding into domain values.
+
+Every statement takes its inputs as parameters, so asyncpg prepares it once per connection
+and reuses it (its statement cache).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+
+from commpref.domain.model import Definition, Portal, PortalContext, Token, Translation
+
+# --- portals -----------------------------------------------------------------------------
+
+PORTAL_COLUMNS = """p.id, p.name, p.gdpr, p.brands, p.default_language,
+    p.strict_v3_unknown_404, p.rate_limit_tier, p.batch_scopes_enabled, p.created_at"""
+
+GET_PORTAL = f"SELECT {PORTAL_COLUMNS} FROM portals p WHERE p.id = $1"
+LIST_PORTALS = f"SELECT {PORTAL_COLUMNS} FROM portals p ORDER BY p.id"
+
+# --- definitions -------------------------------------------------------------------------
+
+DEFINITION_COLUMNS = """d.id, d.portal_id, d.business_unit_id, d.name, d.description,
+    d.purpose, d.communication_method, d.is_active, d.is_default, d.is_internal,
+    d.created_at, d.updated_at"""
+
+GET_DEFINITION = f"SELECT {DEFINITION_COLUMNS} FROM definitions d WHERE d.id = $1"
+
+GET_TRANSLATIONS = """
+SELECT language_code, name, description, created_at, updated_at
+FROM definition_translations WHERE definition_id = $1 ORDER BY language_code
+"""
+
+# --- tokens ------------------------------------------------------------------------------
+
+TOKEN_COLUMNS = """t.id, t.portal_id, t.name, t.scopes, t.app_id, t.created_at,
+    t.expires_at, t.revoked_at"""
+
+LIST_TOKENS = f"SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.portal_id = $1 ORDER BY t.id"
+
+# --- portal context: portal, units, definitions and translations in one statement ---------
+
+_CONTEXT_PARTS = """
+    ARRAY(SELECT b.id FROM business_units b WHERE b.portal_id = p.id) AS units,
+    (SELECT json_agg(json_build_array(
+                d.id, d.portal_id, d.business_unit_id, d.name, d.description, d.purpose,
+                d.communication_method, d.is_active, d.is_default, d.is_internal,
+                d.created_at, d.updated_at,
+                (SELECT json_agg(json_build_array(
+                            tr.language_code, tr.name, tr.description,
+                            tr.created_at, tr.updated_at)
+                        ORDER BY tr.language_code)
+                 FROM definition_translations tr WHERE tr.definition_id = d.id))
+            ORDER BY d.id)
+     FROM definitions d WHERE d.portal_id = p.id) AS definitions
+"""
+
+PORTAL_CONTEXT = f"SELECT {PORTAL_COLUMNS}, {_CONTEXT_PARTS} FROM portals p WHERE p.id = $1"
+
+AUTHENTICATE = f"""
+SELECT {TOKEN_COLUMNS}, {PORTAL_COLUMNS}, {_CONTEXT_PARTS}
+FROM tokens t JOIN portals p ON p.id = t.portal_id
+WHERE t.secret_hash = $1
+"""
+
+# --- row decoding ------------------------------------------------------------------------
+
+Row = Any  # asyncpg.Record: indexable by position and by column name
+
+
+def portal(row: Row) -> Portal:
+    return Portal(
+        id=row["id"],
+        name=row["name"],
+        gdpr=row["gdpr"],
+        brands=row["brands"],
+        default_language=row["default_language"],
+        strict_v3_unknown_404=row["strict_v3_unknown_404"],
+        rate_limit_tier=row["rate_limit_tier"],
+        batch_scopes_enabled=row["batch_scopes_enabled"],
+        created_at=row["created_at"],
+    )
+
+
+def definition(row: Row, translations: tuple[Translation, ...] = ()) -> Definition:
+    return Definition(
+        id=row["id"],
+        portal_id=row["portal_id"],
+        name=row["name"],
+        description=row["description"],
+        business_unit_id=row["business_unit_id"],
+        purpose=row["purpose"],
+        communication_method=row["communication_method"],
+        is_active=row["is_active"],
+        is_default=row["is_default"],
+        is_internal=row["is_internal"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        translations=translations,
+    )
+
+
+def translation(row: Row) -> Translation:
+    return Translation(row[0], row[1], row[2], row[3], row[4])
+
+
+def token(row: Row) -> Token:
+    # Token and portal columns share names (id, name, created_at): read tokens by position.
+    return Token(
+        id=row[0],
+        portal_id=row[1],
+        name=row[2],
+        scopes=frozenset(row[3].split()),
+        app_id=row[4],
+        created_at=row[5],
+        expires_at=row[6],
+        revoked_at=row[7],
+    )
+
+
+_TranslationTuple = tuple[str, str, str, int, int]
+_DefinitionTuple = tuple[
+    int, int, int, str, str, str, str, bool, bool, bool, int, int, list[_TranslationTuple] | None
+]
+_definitions_decoder = msgspec.json.Decoder(list[_DefinitionTuple] | None)
+
+
+def context(row: Row, offset: int = 0) -> PortalContext:
+    """A `PORTAL_CONTEXT` row, or the portal part of an `AUTHENTICATE` row from `offset`."""
+    values = tuple(row)
+    units = values[offset + 9]
+    return _build_context(values[offset : offset + 9], tuple(units or ()), values[offset + 10])
+
+
+@lru_cache(maxsize=256)
+def _build_context(
+    portal: tuple[Any, ...], units: tuple[int, ...], defs: str | None
+) -> PortalContext:
+    # The row is read fresh on every request; only building the Python values is skipped
+    # when its content is exactly what was seen before (contexts are immutable).
+    p = Portal(*portal)
+    decoded = _definitions_decoder.decode(defs) if defs is not None else None
+    definitions = tuple(
+        Definition(
+            id=d[0],
+            portal_id=d[1],
+            business_unit_id=d[2],
+            name=d[3],
+            description=d[4],
+            purpose=d[5],
+            communication_method=d[6],
+            is_active=d[7],
+            is_default=d[8],
+            is_internal=d[9],
+            created_at=d[10],
+            updated_at=d[11],
+            translations=tuple(Translation(*t) for t in d[12] or ()),
+        )
+        for d in decoded or ()
+    )
+    return PortalContext(p, frozenset(units), definitions)
