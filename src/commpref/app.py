@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from commpref.http import metrics
-from commpref.http.front import JsonApis
+from commpref import web
+from commpref.http import api, hubspot, metrics, service
 from commpref.http.metrics import Metrics
+from commpref.http.overload import Gate
+from commpref.http.pipeline import Pipeline
 from commpref.http.ratelimit import RateLimiter
 from commpref.http.runtime import Runtime
 from commpref.jobs.runner import Workers
@@ -25,7 +26,6 @@ from commpref.services import links
 from commpref.settings import Settings
 from commpref.storage import open_store
 from commpref.storage.store import Store
-from commpref.web import PREFIX, PreferencePages
 
 
 def base_url(settings: Settings) -> str:
@@ -62,35 +62,51 @@ def create_app(settings: Settings) -> ASGIApp:
             await store.close()
             metrics.process_exited(os.getpid())
 
-    # Starlette supplies the lifespan and serves the preference pages (web/) under PREFIX.
-    # `JsonApis` routes on the raw path itself, which Starlette's router cannot (it matches the
-    # decoded path), and renders every error of its own, so API requests skip Starlette's
-    # middleware and router (`_Front`). Whatever reaches Starlette and is not a page also
-    # goes to `JsonApis`, as the router's default: a `Mount("")` matches the decoded path with a
-    # regex that stops at a newline, so `%0A` in a path got Starlette's plain-text 404
-    # instead of HubSpot's JSON one (found by the fuzzer).
-    api = JsonApis(runtime)
-    pages = Starlette(routes=[Mount(PREFIX, app=PreferencePages(runtime))], lifespan=lifespan)
-    pages.router.default = api
-    return _Front(api, pages)
+    # Starlette supplies the lifespan only: every HTTP request goes to `Front`.
+    return Front(runtime, Starlette(lifespan=lifespan))
 
 
-_PAGES = PREFIX + "/"
+class Front:
+    """The ASGI application: the path picks the surface (the preference pages, commpref's
+    own API, a service endpoint, else HubSpot's API) and its pipeline answers. Routing works
+    on the raw, undecoded path (`http.routing`); the lifespan goes to `lifespan_app`."""
 
-
-class _Front:
-    """The ASGI application: API requests straight to `JsonApis` (the layers they skip would
-    add work to every single GET), the lifespan and the pages to Starlette."""
-
-    def __init__(self, api: ASGIApp, pages: Starlette) -> None:
-        self.api, self.pages = api, pages
+    def __init__(self, runtime: Runtime, lifespan_app: ASGIApp | None = None) -> None:
+        settings = runtime.settings
+        self.lifespan_app = lifespan_app
+        gate = Gate(
+            limit=settings.max_concurrent_requests,
+            queue=settings.max_queued_requests,
+            wait_s=settings.queue_wait_ms / 1000,
+        )
+        if runtime.metrics is not None:
+            gate.on_refuse = runtime.metrics.refused.inc
+            runtime.metrics.gate = gate
+        hubspot_api, commpref_api = hubspot.surface(), api.surface()
+        endpoints = service.surface([hubspot_api, commpref_api])
+        self.hubspot = Pipeline(runtime, hubspot_api, gate)
+        self.api = Pipeline(runtime, commpref_api, gate)
+        self.service = Pipeline(runtime, endpoints, gate)
+        self.pages = Pipeline(runtime, web.surface(), gate)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] == "http" and not (path == PREFIX or path.startswith(_PAGES)):
-            await self.api(scope, receive, send)
+        if scope["type"] != "http":
+            if self.lifespan_app is not None:
+                await self.lifespan_app(scope, receive, send)
+            return
+        raw_path: bytes | None = scope.get("raw_path")
+        path = raw_path.decode("utf-8", "replace") if raw_path else scope["path"]
+        if path == web.PREFIX or path.startswith(_PAGES):
+            await self.pages(scope, receive, send, path)
+        elif path.startswith(api.PATHS):
+            await self.api(scope, receive, send, path)
+        elif path in service.PATHS:
+            await self.service(scope, receive, send, path)
         else:
-            await self.pages(scope, receive, send)
+            await self.hubspot(scope, receive, send, path)
+
+
+_PAGES = web.PREFIX + "/"
 
 
 def _workers(store: Store, settings: Settings, m: Metrics | None) -> Workers | None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from commpref.app import Front
 from commpref.domain.scopes import ALL_SCOPES
-from commpref.http.front import JsonApis
 from commpref.http.ratelimit import RateLimiter
 from commpref.http.runtime import Runtime
 from commpref.services import admin
@@ -63,7 +63,7 @@ async def setup(store: Store) -> AsyncIterator[Setup]:
         link_keys=(b"k" * 32,),
         rate_limiter=limiter,
     )
-    transport = httpx.ASGITransport(app=JsonApis(runtime))
+    transport = httpx.ASGITransport(app=Front(runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield Setup(http, clock, token, other, store, portal.id)
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commpref.domain import rules
+from commpref.domain import optout, rules
 from commpref.domain.model import (
     Change,
     ChangeKind,
@@ -41,7 +41,7 @@ UFA, NO = Reason.UNSUBSCRIBE_FROM_ALL_OCCURRED, Reason.NO_STATUS_CHANGE
 def opt_out(
     ctx: PortalContext, sub: Subscriber, unit: int = 0, now: int = NOW
 ) -> tuple[list[rules.StatusRow], list[Change]]:
-    return rules.unsubscribe_all(ctx, sub, unit, source=SOURCE, now=now)
+    return optout.unsubscribe_all(ctx, sub, unit, source=SOURCE, now=now)
 
 
 def test_unknown_address_is_opted_out_of_every_type_and_portal_wide() -> None:
@@ -297,17 +297,17 @@ def test_opting_out_alike_subscribers_together_equals_the_plain_rule(
     batch: tuple[PortalContext, list[Subscriber], int], verbose: bool
 ) -> None:
     ctx, subs, unit = batch
-    together = rules.OptOut(ctx, unit, source=SOURCE, now=NOW, verbose=verbose)
+    together = optout.OptOut(ctx, unit, source=SOURCE, now=NOW, verbose=verbose)
     for sub in subs:
         alone = copy.deepcopy(sub)
-        expected = rules.unsubscribe_all(ctx, alone, unit, source=SOURCE, now=NOW, verbose=verbose)
+        expected = optout.unsubscribe_all(ctx, alone, unit, source=SOURCE, now=NOW, verbose=verbose)
         assert together.apply(sub) == expected
         assert (sub.types, sub.wide) == (alone.types, alone.wide)
 
 
 def test_archived_definitions_make_each_subscriber_its_own_scope() -> None:
     ctx = context(definitions=[definition(101), definition(102, active=False)])
-    together = rules.OptOut(ctx, 0, source=SOURCE, now=NOW)
+    together = optout.OptOut(ctx, 0, source=SOURCE, now=NOW)
     kept = subscriber(types={102: SUB})  # an archived type with a status stays in scope
     assert together.apply(subscriber())[1] == [
         Change(ChangeKind.TYPE, 101, NS, UNSUB),

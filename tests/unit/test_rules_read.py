@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from commpref.domain import rules
+from commpref.domain import optout, rules
 from commpref.domain.model import DEFAULT_SOURCE, Definition, SourceOfStatus, Status, V3Status
 from commpref.domain.rules import StatusRow, V3Row
 from tests.unit.builders import (
@@ -168,7 +168,7 @@ def test_v3_rows_after_an_opt_out_read_portal_wide() -> None:
     # docs/wire-contract.md §10.2's K answer.
     ctx = context()
     sub = subscriber()
-    rules.unsubscribe_all(ctx, sub, 0, source="Public status API", now=NOW)
+    optout.unsubscribe_all(ctx, sub, 0, source="Public status API", now=NOW)
     assert [(r.definition.id, r.status, r.source_of_status) for r in rules.v3_rows(ctx, sub)] == [
         (d, V3_NOT, SourceOfStatus.PORTAL_WIDE_STATUS) for d in (101, 102, 103)
     ]

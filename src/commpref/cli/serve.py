@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import click
 
-from commpref import workers as supervisor
+from commpref.cli import supervisor
 from commpref.cli.options import build_settings, database_url_option, run
 from commpref.domain.scopes import ALL_SCOPES
 from commpref.services import admin
@@ -52,7 +52,7 @@ def serve(
     if not reuse_port:  # workers skip it: the supervisor has just migrated
         run(settings, migrate_only)
     if settings.workers > 1:
-        # Each worker is this command again with its own SO_REUSEPORT socket (workers.py).
+        # Each worker is this command again with its own SO_REUSEPORT socket (supervisor.py).
         argv = [sys.executable, "-m", "commpref", "serve", "--workers", "1", "--reuse-port",
                 "--host", settings.host, "--port", str(settings.port),
                 "--database-url", settings.database_url]  # fmt: skip

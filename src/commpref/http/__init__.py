@@ -1,5 +1,3 @@
-"""HubSpot's HTTP surface: routing on raw paths, validation, wire shapes and the error envelope.
-
-`asgi` dispatches, `ops` describes every operation once, `handlers_v4`/`handlers_v3` call the
-services, `wire` holds the Structs, `errors` is the one error mapping, `openapi` documents it.
-"""
+"""Everything HTTP: the surfaces (`hubspot/`, `api/`, `service`; the pages live in `web/`)
+and what they share — the one request pipeline (`pipeline`), what a surface declares
+(`operation`), parsing (`params`, `body`), routing, the error envelope (`errors`), OpenAPI."""

@@ -13,6 +13,8 @@ import msgspec
 from commpref.errors import CommprefError, MissingScopes, RateLimited
 
 INTERNAL_MESSAGE = "internal error"
+# Both JSON surfaces answer the correlation id as HubSpot does, under both names.
+CORRELATION_HEADERS = (b"x-hubspot-correlation-id", b"x-request-id")
 
 _encode = msgspec.json.Encoder().encode
 
@@ -60,3 +62,15 @@ def render_error(
 def internal_error(correlation_id: str, *, request_id: bool = False) -> tuple[int, bytes]:
     exc = CommprefError(INTERNAL_MESSAGE)
     return 500, _encode(error_body(exc, correlation_id, request_id=request_id))
+
+
+def json_error(
+    exc: Exception, correlation_id: str, request_id: bool, scope: object
+) -> tuple[int, str, bytes, list[tuple[bytes, bytes]]]:
+    """An error as every JSON surface answers it: HubSpot's envelope (a generic 500 for
+    anything that is not a `CommprefError`, which the pipeline has logged)."""
+    if isinstance(exc, CommprefError):
+        status, body, headers = render_error(exc, correlation_id, request_id=request_id)
+        return status, "application/json", body, headers
+    status, body = internal_error(correlation_id, request_id=request_id)
+    return status, "application/json", body, []

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import msgspec
-from starlette.types import Receive
+from starlette.types import Receive, Scope
 
 from commpref.domain.model import PortalContext, Token
 from commpref.domain.scopes import Op
@@ -93,6 +93,9 @@ class Request:
     """One request after routing, authentication, authorisation and validation."""
 
     runtime: Runtime
+    scope: Scope
+    correlation_id: str
+    now: int  # when the request started (epoch ms): every change it makes carries it
     operation: Operation
     version: str
     call_: Call | None  # None only for public operations
@@ -117,6 +120,12 @@ class Request:
         return self.token_
 
 
+# How a surface answers an error: (status, media type, body, extra headers) for the error, the
+# correlation id, whether the operation's errors carry `requestId`, and the request's scope.
+ErrorAnswer = tuple[int, str, bytes, list[tuple[bytes, bytes]]]
+RenderError = Callable[[Exception, str, bool, Scope], ErrorAnswer]
+
+
 class Resolver(Protocol):
     def resolve(self, method: str, raw_path: str) -> tuple[Operation, str, str | None]:
         """(operation, version, decoded path parameter); raises NotFound or 405."""
@@ -133,6 +142,8 @@ class Surface:
     unmatched_label: str  # the metrics label of a path that names no operation
     decode_body: Callable[[bytes, Operation], Any]
     source: Callable[[Token], str]  # the `source` its changes record
+    render_error: RenderError  # an error as the surface answers it (JSON envelope, HTML page)
+    correlation_headers: tuple[bytes, ...]  # the headers carrying the correlation id
     url: Callable[[str, Operation], str]  # the URL path of an operation in one version
     operation_id: Callable[[Operation, str], str]  # OpenAPI's operationId in one version
     tag: Callable[[str], str]  # OpenAPI tag of a version

@@ -1,11 +1,13 @@
-"""The one request pipeline: every JSON surface's request passes the same steps, in the order
-of docs/wire-contract.md §2.5.
+"""The one request pipeline: every surface's request passes the same steps, in the order of
+docs/wire-contract.md §2.5.
 
 route → credential → authenticate → rate limit → scopes → body limits → parse (content type,
-query, body, batch cap) → handler → answer. Around them: the URI limit, the concurrency gate
-(`http.overload`), one fresh correlation id per request (UUID4, in
-`X-HubSpot-Correlation-Id` and `x-request-id`, and the `Call`'s, so the ledger's), the
-access log and the metrics. Errors become HubSpot's envelope in one place (`http.errors`).
+query, body, batch cap) → handler → answer. Public operations (the service endpoints, the
+preference pages) skip the credential steps. Around the steps: the URI limit, the
+concurrency gate (`http.overload`), one fresh correlation id per request (UUID4, in the
+surface's correlation headers and the `Call`'s, so the ledger's), the access log and the
+metrics. An error is answered the surface's way (`Surface.render_error`): HubSpot's
+envelope for the JSON surfaces (`http.errors`), an error page for the pages.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from starlette.types import Receive, Scope, Send
 from commpref.domain.model import Actor
 from commpref.errors import CommprefError, PayloadTooLarge, UriTooLong, ValidationError
 from commpref.http import logs
-from commpref.http.errors import internal_error, render_error
 from commpref.http.operation import Operation, Raw, Reply, Request, Stream, Surface
 from commpref.http.overload import Gate
 from commpref.http.params import check_content_type, credential, parse_query, query_dict
@@ -34,6 +35,7 @@ _WANTED_HEADERS = frozenset(
 )
 _encode = msgspec.json.Encoder().encode
 _JSON = "application/json"
+_EMPTY = {"type": "http.response.body", "body": b""}
 
 
 class Pipeline:
@@ -75,14 +77,13 @@ class Pipeline:
             if held[0]:
                 self.gate.release()
             return
-        except CommprefError as exc:
-            status, body, headers = render_error(exc, cid, request_id=request_id)
-            media_type = _JSON
-            extra.extend(headers)
         except Exception as exc:
-            logs.error("unhandled error", cid, exc)
-            status, body = internal_error(cid, request_id=request_id)
-            media_type = _JSON
+            if not isinstance(exc, CommprefError):
+                logs.error("unhandled error", cid, exc)
+            status, media_type, body, headers = self.surface.render_error(
+                exc, cid, request_id, scope
+            )
+            extra.extend(headers)
         if held[0]:  # a download is not held against the limit while it streams
             self.gate.release()
         elapsed = time.perf_counter() - t0
@@ -95,8 +96,7 @@ class Pipeline:
         cid_bytes = cid.encode()
         head = [
             (b"content-type", media_type.encode()),
-            (b"x-hubspot-correlation-id", cid_bytes),
-            (b"x-request-id", cid_bytes),
+            *[(name, cid_bytes) for name in self.surface.correlation_headers],
             *extra,
         ]
         if isinstance(payload, Stream) and status < 300:
@@ -104,7 +104,7 @@ class Pipeline:
             return
         head.insert(1, (b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": head})
-        await send({"type": "http.response.body", "body": body})
+        await send(_EMPTY if method == "HEAD" else {"type": "http.response.body", "body": body})
 
     async def _run(
         self,
@@ -168,8 +168,9 @@ class Pipeline:
                     )
                     raise ValidationError(message, errors=[{"message": message, "in": "inputs"}])
         request = Request(
-            rt, operation, version, call, token, param, query, body, receive, content_type, extra
-        )
+            rt, scope, cid, started, operation, version, call, token, param, query, body,
+            receive, content_type, extra,
+        )  # fmt: skip
         return await operation.handler(request)
 
 

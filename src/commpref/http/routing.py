@@ -103,6 +103,25 @@ class Router(Generic[T]):
         raise not_found(method, raw_path)
 
 
+class Paths(Generic[T]):
+    """Routes whole paths, each answering some methods: the service endpoints and the
+    preference pages, whose paths carry no version and no parameter."""
+
+    def __init__(self, routes: Iterable[tuple[str, str, T]]) -> None:
+        self.by_path: dict[str, dict[str, T]] = {}
+        for method, path, target in routes:
+            self.by_path.setdefault(path, {})[method] = target
+
+    def resolve(self, method: str, raw_path: str) -> tuple[T, str, None]:
+        methods = self.by_path.get(raw_path)
+        if methods is None:
+            raise not_found(method, raw_path)
+        target = methods.get(method)
+        if target is None:
+            raise method_not_allowed(method, raw_path, methods)
+        return target, "", None
+
+
 def method_not_allowed(method: str, path: str, allowed: Iterable[str]) -> MethodNotAllowed:
     return MethodNotAllowed(
         f"Method {method} is not allowed for {path}",

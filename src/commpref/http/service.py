@@ -3,7 +3,7 @@ credential), never counted against the concurrency limit, answered by the same p
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -11,10 +11,11 @@ import msgspec
 from commpref.domain.model import Token
 from commpref.errors import CommprefError, Unavailable
 from commpref.http import openapi
+from commpref.http.errors import CORRELATION_HEADERS, json_error
 from commpref.http.hubspot import ERROR_TEXTS
 from commpref.http.metrics import CONTENT_TYPE as METRICS_TYPE
 from commpref.http.operation import Handler, Operation, Raw, Reply, Request, Surface
-from commpref.http.routing import method_not_allowed, not_found
+from commpref.http.routing import Paths, not_found
 
 PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 _encode = msgspec.json.Encoder().encode
@@ -91,21 +92,6 @@ def _operation(path: str, handler: Handler, doc: dict[str, Any] | None) -> Opera
     )
 
 
-class _Paths:
-    """Routes the exact paths of the table (GET only)."""
-
-    def __init__(self, operations: Sequence[Operation]) -> None:
-        self.by_path: Mapping[str, Operation] = {o.path: o for o in operations}
-
-    def resolve(self, method: str, raw_path: str) -> tuple[Operation, str, str | None]:
-        found = self.by_path.get(raw_path)
-        if found is None:
-            raise not_found(method, raw_path)
-        if method != found.method:
-            raise method_not_allowed(method, raw_path, [found.method])
-        return found, "", None
-
-
 def _no_source(token: Token) -> str:
     raise TypeError("the service endpoints change nothing")
 
@@ -130,10 +116,12 @@ def surface(surfaces: Sequence[Surface]) -> Surface:
     service = Surface(
         name="service",
         operations=operations[:3],  # /openapi.json does not describe itself
-        router=_Paths(operations),
+        router=Paths((o.method, o.path, o) for o in operations),
         unmatched_label="unmatched",
         decode_body=lambda raw, o: None,
         source=_no_source,
+        render_error=json_error,
+        correlation_headers=CORRELATION_HEADERS,
         url=lambda version, o: o.path,
         operation_id=lambda o, version: o.name,
         tag=lambda version: "operations",

@@ -19,7 +19,7 @@ import commpref
 from commpref.domain.webhooks import Backoff, DeliveryState, sign
 from commpref.errors import Unavailable
 from commpref.http import logs
-from commpref.http.api import wire as ext_wire
+from commpref.http.api import wire
 from commpref.jobs.imports import pause
 from commpref.services import history
 from commpref.services.context import now_ms
@@ -41,13 +41,13 @@ def payload(claimed: ClaimedDelivery) -> bytes | None:
     """The request body, or None when no event of the entry passes the webhook's filter."""
     entry, hook = claimed.entry, claimed.webhook
     events = [
-        ext_wire.consent_event(history.ConsentEvent(history.event_id(entry.id, i), entry, c))
+        wire.consent_event(history.ConsentEvent(history.event_id(entry.id, i), entry, c))
         for i, c in enumerate(entry.event.changes)
         if hook.event_filter.matches(c)
     ]
     if not events:
         return None
-    body = ext_wire.WebhookPayload(webhookId=hook.id, deliveryId=claimed.delivery.id, events=events)
+    body = wire.WebhookPayload(webhookId=hook.id, deliveryId=claimed.delivery.id, events=events)
     return _encode(body)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from commpref.domain import emails, rules
+from commpref.domain import emails, optout, rules
 from commpref.domain.model import Change, Definition, Event, Status, Subscriber
 from commpref.domain.rules import StatusRow, V3Row, WideRow
 from commpref.errors import ValidationError
@@ -254,7 +254,7 @@ async def unsubscribe_all(
         return BatchResult([], errors)
 
     def plan(subs: dict[str, Subscriber]) -> Outcome[list[SubscriberRows[StatusRow]]]:
-        alike = rules.OptOut(call.ctx, unit, source=call.source, now=call.now, verbose=verbose)
+        alike = optout.OptOut(call.ctx, unit, source=call.source, now=call.now, verbose=verbose)
         ledger = _Ledger(call)
         results = []
         for email in valid:

@@ -1,5 +1,5 @@
 """Preference pages and RFC 8058 one-click unsubscribe, served under /hs/manage-preferences."""
 
-from commpref.web.pages import PREFIX, PreferencePages
+from commpref.web.pages import PREFIX, surface
 
-__all__ = ["PREFIX", "PreferencePages"]
+__all__ = ["PREFIX", "surface"]

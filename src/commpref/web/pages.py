@@ -20,15 +20,14 @@ security headers of `render`.
 
 from __future__ import annotations
 
-import time
-import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.requests import Request as Page
+from starlette.types import Scope
 
+from commpref.domain.model import Token
 from commpref.errors import (
     CommprefError,
     MethodNotAllowed,
@@ -37,10 +36,11 @@ from commpref.errors import (
     Unavailable,
 )
 from commpref.http import logs
+from commpref.http.operation import ErrorAnswer, Handler, Operation, Raw, Reply, Request, Surface
+from commpref.http.routing import Paths
 from commpref.http.runtime import Runtime
 from commpref.http.transport import ClientDisconnected, read_body
 from commpref.services import links, preferences
-from commpref.services.context import now_ms
 from commpref.services.preferences import Link
 from commpref.web import forms, i18n, render
 
@@ -48,8 +48,8 @@ PREFIX = "/hs/manage-preferences"
 MAX_BODY_BYTES = 64 * 1024  # a form of 200 types is a few kilobytes
 PAGES = {"/unsubscribe": "manage", "/unsubscribe-all": "all", "/unsubscribe-single": "single"}
 STYLESHEET_PATH = f"/static/{render.STYLESHEET}"
-ALLOW = "GET, HEAD, POST"
 ONE_CLICK_FIELD, ONE_CLICK_VALUE = links.ONE_CLICK.split("=")
+HTML = "text/html; charset=utf-8"
 
 
 class FormRejected(CommprefError):
@@ -62,7 +62,7 @@ class FormRejected(CommprefError):
 class _Visit:
     """One request to a page."""
 
-    request: Request
+    request: Page
     page: str  # "manage" | "all" | "single"
     correlation_id: str
     now: int
@@ -96,61 +96,52 @@ def _url(name: str, link: Link, subscription_id: int | None = None) -> str:
     return f"{name}?{urlencode(query)}"
 
 
-def _html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        body,
-        status,
-        headers={**dict(render.PAGE_HEADERS), **(headers or {})},
-        media_type="text/html; charset=utf-8",
+def _headers(pairs: tuple[tuple[str, str], ...]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
+
+
+def _html(rq: Request, body: str, status: int = 200, allow: str | None = None) -> Reply:
+    rq.headers.extend(_headers(render.PAGE_HEADERS))
+    if allow is not None:
+        rq.headers.append((b"allow", allow.encode("latin-1")))
+    return status, Raw(HTML, body.encode())
+
+
+async def stylesheet(rq: Request) -> Reply:
+    css, _ = render.stylesheet()
+    rq.headers.extend(
+        _headers((*render.SECURITY_HEADERS, ("Cache-Control", "public, max-age=86400")))
     )
+    return 200, Raw("text/css; charset=utf-8", css)
 
 
-class PreferencePages:
-    """The ASGI app mounted at `PREFIX`."""
+def _page(step: Callable[[_Pages, _Visit], Awaitable[Reply]]) -> Handler:
+    """A page's handler: the page's errors are answered by a page branded with the link
+    when the link could be read (the surface's own error page covers what comes before)."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        t0 = time.perf_counter()
-        request = Request(scope, receive)
-        root = scope.get("root_path", "")
-        path = scope["path"][len(root) :] if scope["path"].startswith(root) else scope["path"]
-        cid = str(uuid.uuid4())
+    async def handler(rq: Request) -> Reply:
+        page = PAGES[rq.operation.path.removeprefix(PREFIX)]
+        pages = _Pages(rq)
+        visit = _Visit(Page(rq.scope, rq.receive), page, rq.correlation_id, rq.now)
         try:
-            response = await self._dispatch(request, path, cid)
-        except ClientDisconnected:
-            return
-        response.headers["x-request-id"] = cid
-        if self.runtime.settings.access_log:
-            duration = (time.perf_counter() - t0) * 1000
-            logs.access(request.method, PREFIX + path, response.status_code, duration, cid)
-        await response(scope, receive, send)
-
-    async def _dispatch(self, request: Request, path: str, cid: str) -> Response:
-        method = request.method
-        if path == STYLESHEET_PATH and method in ("GET", "HEAD"):
-            css, _ = render.stylesheet()
-            headers = {**dict(render.SECURITY_HEADERS), "Cache-Control": "public, max-age=86400"}
-            return Response(css, headers=headers, media_type="text/css; charset=utf-8")
-        visit = _Visit(request, PAGES.get(path, ""), cid, now_ms())
-        try:
-            if not visit.page:
-                raise NotFound(f"No page at {path}")
-            if method in ("GET", "HEAD"):
-                return await self._show(visit)
-            if method == "POST":
-                return await self._post(visit)
-            raise MethodNotAllowed(f"Method {method} not allowed")
+            return await step(pages, visit)
         except ClientDisconnected:
             raise
         except CommprefError as exc:
-            return self._error(visit, exc)
+            return pages.error(visit, exc)
         except Exception as exc:
-            logs.error("unhandled error", cid, exc)
-            return self._error(visit, exc)
+            logs.error("unhandled error", rq.correlation_id, exc)
+            return pages.error(visit, exc)
+
+    return handler
+
+
+class _Pages:
+    """One request to a page: the steps of showing or posting it."""
+
+    def __init__(self, rq: Request) -> None:
+        self.rq = rq
+        self.runtime: Runtime = rq.runtime
 
     # --- the pages ---------------------------------------------------------------------
 
@@ -168,7 +159,7 @@ class PreferencePages:
             raise links.ExpiredLink()
         return visit.link
 
-    def _render(self, visit: _Visit, template: str, **values: object) -> Response:
+    def _render(self, visit: _Visit, template: str, **values: object) -> Reply:
         link = visit.link
         assert link is not None
         body = render.page(
@@ -179,13 +170,13 @@ class PreferencePages:
             manage_url=_url("unsubscribe", link),
             **values,
         )
-        return _html(body)
+        return _html(self.rq, body)
 
     def _form_token(self, visit: _Visit, purpose: str) -> str:
         assert visit.link is not None
         return forms.form_token(self.runtime.link_keys[0], purpose, visit.link.token)
 
-    async def _show(self, visit: _Visit) -> Response:
+    async def show(self, visit: _Visit) -> Reply:
         link = await self._open(visit)
         store = self.runtime.store
         if visit.page == "single":
@@ -218,7 +209,7 @@ class PreferencePages:
             csrf=self._form_token(visit, "manage"),
         )
 
-    async def _post(self, visit: _Visit) -> Response:
+    async def post(self, visit: _Visit) -> Reply:
         # The link first (expired ones too: one-click honours them), so that even a form
         # refused below gets a branded page; then the body decides what the POST is.
         link = await self._open(visit, allow_expired=True)
@@ -282,7 +273,7 @@ class PreferencePages:
         if not forms.form_token_ok(token, self.runtime.link_keys, purpose, visit.token):
             raise FormRejected("Missing or invalid form token")
 
-    async def _one_click(self, visit: _Visit, link: Link) -> Response:
+    async def _one_click(self, visit: _Visit, link: Link) -> Reply:
         """RFC 8058: unsubscribe now; no cookie, no form token, 200, no redirect."""
         store = self.runtime.store
         if visit.page == "single":
@@ -303,15 +294,14 @@ class PreferencePages:
                 correlation_id=visit.correlation_id,
                 now=visit.now,
             )
-        headers = {**dict(render.PAGE_HEADERS)}
-        return Response(b"Unsubscribed\n", headers=headers, media_type="text/plain; charset=utf-8")
+        self.rq.headers.extend(_headers(render.PAGE_HEADERS))
+        return 200, Raw("text/plain; charset=utf-8", b"Unsubscribed\n")
 
     # --- errors ------------------------------------------------------------------------
 
-    def _error(self, visit: _Visit, exc: Exception) -> Response:
+    def error(self, visit: _Visit, exc: Exception) -> Reply:
         status, kind = _problem(exc)
         link = visit.link
-        headers = {"Allow": ALLOW} if status == 405 else None
         body = render.page(
             "error.html",
             _language(visit),
@@ -319,7 +309,7 @@ class PreferencePages:
             brand=link.ctx.portal.name if link is not None else "",
             again_url=_again_url(visit) if status == 403 else None,
         )
-        return _html(body, status, headers)
+        return _html(self.rq, body, status)
 
 
 def _again_url(visit: _Visit) -> str | None:
@@ -353,3 +343,67 @@ def _problem(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, CommprefError) and 400 <= exc.http_status < 500:
         return 400, "invalid"
     return 500, "internal"
+
+
+def render_error(
+    exc: Exception, correlation_id: str, request_id: bool, scope: Scope
+) -> ErrorAnswer:
+    """An error before any page could be opened (no such page, a method it does not take):
+    an unbranded page in the language the URL or the browser asks for."""
+    status, kind = _problem(exc)
+    request = Page(scope)
+    query = request.query_params.get("languagePreference")
+    language = i18n.choose([query, *i18n.accept_language(request.headers.get("accept-language"))])
+    body = render.page("error.html", language, kind=kind, brand="", again_url=None)
+    headers = _headers(render.PAGE_HEADERS)
+    if isinstance(exc, CommprefError):
+        headers += _headers(tuple(exc.headers.items()))
+    return status, HTML, body.encode(), headers
+
+
+def _operation(method: str, path: str, handler: Handler, label: str) -> Operation:
+    return Operation(
+        name=f"{label}_{method.lower()}",
+        label=label,
+        method=method,
+        path=PREFIX + path,
+        versions=("",),
+        handler=handler,
+        summary=label,
+        responses={},
+        authorize=None,  # the link token in the URL is the credential (`services.links`)
+        errors=frozenset({400, 403, 404, 405, 413, 500, 503}),
+        gated=False,
+    )
+
+
+def _no_source(token: Token) -> str:
+    raise TypeError("the pages record their own sources (`services.preferences`)")
+
+
+def surface() -> Surface:
+    show, post = _page(_Pages.show), _page(_Pages.post)
+    operations = [
+        _operation(method, STYLESHEET_PATH, stylesheet, "page_stylesheet")
+        for method in ("GET", "HEAD")
+    ]
+    for path, page in PAGES.items():
+        operations += [
+            _operation("GET", path, show, f"page_{page}"),
+            _operation("HEAD", path, show, f"page_{page}"),
+            _operation("POST", path, post, f"page_{page}"),
+        ]
+    return Surface(
+        name="pages",
+        operations=tuple(operations),
+        router=Paths((o.method, o.path, o) for o in operations),
+        unmatched_label="page_unmatched",
+        decode_body=lambda raw, o: None,
+        source=_no_source,
+        render_error=render_error,
+        correlation_headers=(b"x-request-id",),
+        url=lambda version, o: o.path,
+        operation_id=lambda o, version: o.name,
+        tag=lambda version: "pages",
+        error_texts={},
+    )

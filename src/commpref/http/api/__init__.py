@@ -9,6 +9,7 @@ from commpref.domain.model import Token
 from commpref.http import body
 from commpref.http.api import wire
 from commpref.http.api.operations import OPERATIONS, PREFIX, SECURITY_SCHEME, VERSION
+from commpref.http.errors import CORRELATION_HEADERS, json_error
 from commpref.http.operation import Operation, Surface
 from commpref.http.routing import Router
 
@@ -47,6 +48,8 @@ def surface(operations: tuple[Operation, ...] = OPERATIONS) -> Surface:
         unmatched_label="commpref_unmatched",
         decode_body=_decode,
         source=_source,
+        render_error=json_error,
+        correlation_headers=CORRELATION_HEADERS,
         url=lambda version, o: f"/{PREFIX}/{VERSION}/{o.path}",
         operation_id=lambda o, version: o.name,
         tag=lambda version: "commpref",

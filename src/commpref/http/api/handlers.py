@@ -13,7 +13,7 @@ from typing import cast
 
 from commpref.domain.imports import ImportJob
 from commpref.errors import NotFound, PayloadTooLarge, ValidationError
-from commpref.http.api import wire as ext_wire
+from commpref.http.api import wire
 from commpref.http.operation import Reply, Request, Stream
 from commpref.http.transport import read_chunks
 from commpref.services import erasure, exports, history, imports
@@ -31,9 +31,9 @@ def path_id(rq: Request, what: str) -> int:
 # --- history --------------------------------------------------------------------------------
 
 
-def _page(page: history.Page) -> ext_wire.ConsentEventPage:
-    return ext_wire.ConsentEventPage(
-        results=[ext_wire.consent_event(e) for e in page.events],
+def _page(page: history.Page) -> wire.ConsentEventPage:
+    return wire.ConsentEventPage(
+        results=[wire.consent_event(e) for e in page.events],
         cursor=page.cursor,
         hasMore=page.has_more,
     )
@@ -77,7 +77,7 @@ async def events(rq: Request) -> Reply:
 async def erase(rq: Request) -> Reply:
     """Remove the address's statuses and keep it suppressed (docs/privacy.md)."""
     done = await erasure.erase(store=rq.runtime.store, call=rq.call, email=cast(str, rq.param))
-    return 200, ext_wire.Erasure(
+    return 200, wire.Erasure(
         status="COMPLETE",
         subscriberHash=done.label,
         statusesRemoved=done.existed,
@@ -147,7 +147,7 @@ async def create_import(rq: Request) -> Reply:
             # An unreadable file (or a lost database): the job never becomes claimable.
             await rq.runtime.store.cancel_import(job.id, now=rq.call.now)
             raise
-    return 202, ext_wire.import_job(job)
+    return 202, wire.import_job(job)
 
 
 async def _job(rq: Request) -> ImportJob:
@@ -160,18 +160,18 @@ async def _job(rq: Request) -> ImportJob:
 
 async def list_imports(rq: Request) -> Reply:
     jobs = await rq.runtime.store.list_imports(rq.call.ctx.portal.id, limit=rq.query["limit"])
-    return 200, ext_wire.ImportJobList(results=[ext_wire.import_job(j) for j in jobs])
+    return 200, wire.ImportJobList(results=[wire.import_job(j) for j in jobs])
 
 
 async def get_import(rq: Request) -> Reply:
-    return 200, ext_wire.import_job(await _job(rq))
+    return 200, wire.import_job(await _job(rq))
 
 
 async def cancel_import(rq: Request) -> Reply:
     """Stop a job: chunks applied so far stay applied (each was one transaction)."""
     job = await _job(rq)
     canceled = await rq.runtime.store.cancel_import(job.id, now=rq.call.now)
-    return 200, ext_wire.import_job(canceled or job)
+    return 200, wire.import_job(canceled or job)
 
 
 async def import_report(rq: Request) -> Reply:
@@ -179,8 +179,8 @@ async def import_report(rq: Request) -> Reply:
     job = await _job(rq)
     limit = rq.query["limit"]
     rows = await rq.runtime.store.import_report(job.id, after_line=rq.query["after"], limit=limit)
-    return 200, ext_wire.ImportReport(
-        results=[ext_wire.report_line(r) for r in rows],
+    return 200, wire.ImportReport(
+        results=[wire.report_line(r) for r in rows],
         after=rows[-1].line if rows else rq.query["after"],
         hasMore=len(rows) == limit,
     )

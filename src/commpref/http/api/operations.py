@@ -34,10 +34,7 @@ import msgspec
 from commpref.domain import scopes
 from commpref.domain.model import PortalContext, Token
 from commpref.errors import MissingScopes
-from commpref.http.api import handlers as ext
-from commpref.http.api import links as handlers_links
-from commpref.http.api import webhooks as hooks
-from commpref.http.api import wire as ext_wire
+from commpref.http.api import handlers, links, webhooks, wire
 from commpref.http.operation import Authorize, Handler, Operation
 from commpref.http.params import Param
 
@@ -114,9 +111,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "subscribers/{subscriberIdString}/history",
         scopes.HISTORY_READ,
-        ext.subscriber_history,
+        handlers.subscriber_history,
         "Consent history of one address (including events relabelled by an erasure)",
-        {200: ext_wire.ConsentEventPage},
+        {200: wire.ConsentEventPage},
         (SINCE, LIMIT),
         param_description=EMAIL,
     ),
@@ -125,9 +122,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "events",
         scopes.HISTORY_READ,
-        ext.events,
+        handlers.events,
         "The change feed: consent events of the portal after a cursor",
-        {200: ext_wire.ConsentEventPage},
+        {200: wire.ConsentEventPage},
         (
             SINCE,
             LIMIT,
@@ -152,9 +149,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "DELETE",
         "subscribers/{subscriberIdString}",
         scopes.SUBSCRIBERS_ERASE,
-        ext.erase,
+        handlers.erase,
         "Erase an address: statuses removed, ledger relabelled with a keyed hash, suppressed",
-        {200: ext_wire.Erasure},
+        {200: wire.Erasure},
         param_description=EMAIL,
     ),
     # --- export ------------------------------------------------------------------------------
@@ -163,7 +160,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "exports",
         scopes.EXPORT_READ,
-        ext.export,
+        handlers.export,
         "Download every address's current statuses (or the ledger), streamed",
         {200: "text/csv"},
         (
@@ -188,9 +185,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST",
         "imports",
         scopes.IMPORT_WRITE,
-        ext.create_import,
+        handlers.create_import,
         "Upload a CSV or JSON Lines file as an import job (the body is the file)",
-        {202: ext_wire.ImportJobView},
+        {202: wire.ImportJobView},
         (
             param(
                 "format",
@@ -213,9 +210,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "imports",
         scopes.IMPORT_WRITE,
-        ext.list_imports,
+        handlers.list_imports,
         "Import jobs of the portal, newest first",
-        {200: ext_wire.ImportJobList},
+        {200: wire.ImportJobList},
         (LIMIT,),
     ),
     operation(
@@ -223,9 +220,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "imports/{importId}",
         scopes.IMPORT_WRITE,
-        ext.get_import,
+        handlers.get_import,
         "One import job: status and counts",
-        {200: ext_wire.ImportJobView},
+        {200: wire.ImportJobView},
         param_description="The import job's id.",
     ),
     operation(
@@ -233,9 +230,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST",
         "imports/{importId}/cancel",
         scopes.IMPORT_WRITE,
-        ext.cancel_import,
+        handlers.cancel_import,
         "Cancel an import job (chunks applied so far stay applied)",
-        {200: ext_wire.ImportJobView},
+        {200: wire.ImportJobView},
         param_description="The import job's id.",
     ),
     operation(
@@ -243,9 +240,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "imports/{importId}/report",
         scopes.IMPORT_WRITE,
-        ext.import_report,
+        handlers.import_report,
         "Rows of an import job that were rejected or skipped, with line numbers and reasons",
-        {200: ext_wire.ImportReport},
+        {200: wire.ImportReport},
         (param("after", "int", "Continue after this line.", default=0, minimum=0), LIMIT),
         param_description="The import job's id.",
     ),
@@ -255,28 +252,28 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST",
         "webhooks",
         scopes.WEBHOOKS_WRITE,
-        hooks.create_webhook,
+        webhooks.create_webhook,
         "Subscribe a URL to consent events",
-        {201: ext_wire.WebhookView},
-        body=ext_wire.WebhookCreate,
+        {201: wire.WebhookView},
+        body=wire.WebhookCreate,
     ),
     operation(
         "list_webhooks",
         "GET",
         "webhooks",
         scopes.WEBHOOKS_WRITE,
-        hooks.list_webhooks,
+        webhooks.list_webhooks,
         "Webhook subscriptions of the portal",
-        {200: ext_wire.WebhookList},
+        {200: wire.WebhookList},
     ),
     operation(
         "get_webhook",
         "GET",
         "webhooks/{webhookId}",
         scopes.WEBHOOKS_WRITE,
-        hooks.get_webhook,
+        webhooks.get_webhook,
         "One webhook subscription",
-        {200: ext_wire.WebhookView},
+        {200: wire.WebhookView},
         param_description="The webhook's id.",
     ),
     operation(
@@ -284,10 +281,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "PATCH",
         "webhooks/{webhookId}",
         scopes.WEBHOOKS_WRITE,
-        hooks.update_webhook,
+        webhooks.update_webhook,
         "Change a webhook's URL, filter or state; rotate its secret",
-        {200: ext_wire.WebhookView},
-        body=ext_wire.WebhookUpdate,
+        {200: wire.WebhookView},
+        body=wire.WebhookUpdate,
         param_description="The webhook's id.",
     ),
     operation(
@@ -295,9 +292,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "DELETE",
         "webhooks/{webhookId}",
         scopes.WEBHOOKS_WRITE,
-        hooks.delete_webhook,
+        webhooks.delete_webhook,
         "Delete a webhook and its deliveries",
-        {200: ext_wire.Done},
+        {200: wire.Done},
         param_description="The webhook's id.",
     ),
     operation(
@@ -305,9 +302,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "webhooks/{webhookId}/deliveries",
         scopes.WEBHOOKS_WRITE,
-        hooks.list_deliveries,
+        webhooks.list_deliveries,
         "Delivery state of a webhook's events",
-        {200: ext_wire.DeliveryList},
+        {200: wire.DeliveryList},
         (
             param(
                 "state",
@@ -325,10 +322,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST",
         "webhooks/{webhookId}/replay",
         scopes.WEBHOOKS_WRITE,
-        hooks.replay,
+        webhooks.replay,
         "Deliver again: given deliveries, or every consent event after a cursor",
-        {202: ext_wire.ReplayResult},
-        body=ext_wire.Replay,
+        {202: wire.ReplayResult},
+        body=wire.Replay,
         param_description="The webhook's id.",
     ),
     # --- preference links ----------------------------------------------------------------
@@ -337,9 +334,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST",
         "list-unsubscribe",
         scopes.READ_WRITE,  # what links/generate needs: these headers carry such a link
-        handlers_links.list_unsubscribe,
+        links.list_unsubscribe,
         "The List-Unsubscribe and List-Unsubscribe-Post headers (RFC 8058) for one address",
-        {200: handlers_links.ListUnsubscribeResponse},
-        body=handlers_links.ListUnsubscribeRequest,
+        {200: links.ListUnsubscribeResponse},
+        body=links.ListUnsubscribeRequest,
     ),
 )

@@ -6,13 +6,13 @@ from typing import Any
 
 from commpref.domain.model import Status
 from commpref.domain.webhooks import DeliveryState, EventFilter
-from commpref.http.api import wire as ext_wire
+from commpref.http.api import wire
 from commpref.http.api.handlers import path_id
 from commpref.http.operation import Reply, Request
 from commpref.services import webhooks
 
 
-def _filter(body: ext_wire.EventFilterBody | None) -> EventFilter:
+def _filter(body: wire.EventFilterBody | None) -> EventFilter:
     if body is None:
         return EventFilter()
     return EventFilter(
@@ -28,7 +28,7 @@ def _id(rq: Request) -> int:
 
 async def create_webhook(rq: Request) -> Reply:
     """Subscribe a URL to consent events; the answer shows the signing secret (only here)."""
-    body: ext_wire.WebhookCreate = rq.body
+    body: wire.WebhookCreate = rq.body
     hook = await webhooks.create(
         store=rq.runtime.store,
         call=rq.call,
@@ -37,22 +37,22 @@ async def create_webhook(rq: Request) -> Reply:
         secret=body.secret,
         active=body.active,
     )
-    return 201, ext_wire.webhook(hook, with_secret=True)
+    return 201, wire.webhook(hook, with_secret=True)
 
 
 async def list_webhooks(rq: Request) -> Reply:
     hooks = await rq.runtime.store.list_webhooks(rq.call.ctx.portal.id)
-    return 200, ext_wire.WebhookList(results=[ext_wire.webhook(h) for h in hooks])
+    return 200, wire.WebhookList(results=[wire.webhook(h) for h in hooks])
 
 
 async def get_webhook(rq: Request) -> Reply:
     hook = await webhooks.get(store=rq.runtime.store, call=rq.call, webhook_id=_id(rq))
-    return 200, ext_wire.webhook(hook)
+    return 200, wire.webhook(hook)
 
 
 async def update_webhook(rq: Request) -> Reply:
     """Change the URL, filter or `active` (false pauses delivery); rotate the secret."""
-    body: ext_wire.WebhookUpdate = rq.body
+    body: wire.WebhookUpdate = rq.body
     fields: dict[str, Any] = {}
     if body.url is not None:
         fields["url"] = body.url
@@ -63,12 +63,12 @@ async def update_webhook(rq: Request) -> Reply:
     if body.secret is not None or body.rotateSecret:
         fields["secret"] = body.secret if body.secret is not None else webhooks.new_secret()
     hook = await webhooks.update(store=rq.runtime.store, call=rq.call, webhook_id=_id(rq), **fields)
-    return 200, ext_wire.webhook(hook, with_secret="secret" in fields)
+    return 200, wire.webhook(hook, with_secret="secret" in fields)
 
 
 async def delete_webhook(rq: Request) -> Reply:
     await webhooks.delete(store=rq.runtime.store, call=rq.call, webhook_id=_id(rq))
-    return 200, ext_wire.Done(status="COMPLETE")
+    return 200, wire.Done(status="COMPLETE")
 
 
 async def list_deliveries(rq: Request) -> Reply:
@@ -83,8 +83,8 @@ async def list_deliveries(rq: Request) -> Reply:
         after_id=rq.query["after"],
         limit=limit,
     )
-    return 200, ext_wire.DeliveryList(
-        results=[ext_wire.delivery(d) for d in found],
+    return 200, wire.DeliveryList(
+        results=[wire.delivery(d) for d in found],
         after=found[-1].id if found else rq.query["after"],
         hasMore=len(found) == limit,
     )
@@ -92,7 +92,7 @@ async def list_deliveries(rq: Request) -> Reply:
 
 async def replay(rq: Request) -> Reply:
     """Send again: given deliveries (`deliveryIds`), or the ledger after a cursor (`since`)."""
-    body: ext_wire.Replay = rq.body
+    body: wire.Replay = rq.body
     queued = await webhooks.replay(
         store=rq.runtime.store,
         call=rq.call,
@@ -100,4 +100,4 @@ async def replay(rq: Request) -> Reply:
         since=body.since,
         delivery_ids=body.deliveryIds,
     )
-    return 202, ext_wire.ReplayResult(queued=queued)
+    return 202, wire.ReplayResult(queued=queued)

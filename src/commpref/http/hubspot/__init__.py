@@ -8,6 +8,7 @@ from typing import Any
 from commpref.domain.model import Token
 from commpref.domain.scopes import ALL_SCOPES, EXTENSION_SCOPES
 from commpref.http import body
+from commpref.http.errors import CORRELATION_HEADERS, json_error
 from commpref.http.hubspot import wire
 from commpref.http.hubspot.operations import OPERATIONS, operation_id
 from commpref.http.operation import Operation, Surface
@@ -58,6 +59,8 @@ def surface(operations: tuple[Operation, ...] = OPERATIONS) -> Surface:
         unmatched_label="unmatched",
         decode_body=_decode,
         source=_token_source,
+        render_error=json_error,
+        correlation_headers=CORRELATION_HEADERS,
         url=lambda version, o: f"/{PREFIX}/{version}/{o.path}",
         operation_id=operation_id,
         tag=lambda version: version,
