@@ -100,8 +100,12 @@ class OptOut:
             rows, changes = self._plain(sub)
             opted = [c.target for c in changes if c.kind is ChangeKind.TYPE]
             wide_changed = any(c.kind is ChangeKind.WIDE for c in changes)
-            self._seen[key] = _Class(opted, wide_changed, rows, changes)
+            after = (dict(sub.types), dict(sub.wide)) if key is self._BLANK else None
+            self._seen[key] = _Class(opted, wide_changed, rows, changes, after)
             return rows, changes
+        if known.after is not None:  # nothing was stored: the whole state is the class's
+            sub.types, sub.wide = dict(known.after[0]), dict(known.after[1])
+            return known.rows, known.changes
         for i in known.opted:
             types[i] = self._opted_out
         if known.wide_changed:
@@ -117,3 +121,6 @@ class _Class:
     wide_changed: bool
     rows: list[StatusRow]
     changes: list[Change]
+    # The state a subscriber with nothing stored ends in, copied whole (one dict copy
+    # each instead of a store per definition).
+    after: tuple[dict[int, TypeStatus], dict[int, WideStatus]] | None

@@ -99,7 +99,6 @@ class Request:
     operation: Operation
     version: str
     call_: Call | None  # None only for public operations
-    token_: Token | None
     param: str | None  # the decoded path parameter, if the path has one
     query: dict[str, Any]
     body: Any  # the validated body, or None
@@ -112,12 +111,6 @@ class Request:
         if self.call_ is None:
             raise TypeError(f"{self.operation.name} is public: it has no call")
         return self.call_
-
-    @property
-    def token(self) -> Token:
-        if self.token_ is None:
-            raise TypeError(f"{self.operation.name} is public: it has no token")
-        return self.token_
 
 
 # How a surface answers an error: (status, media type, body, extra headers) for the error, the

@@ -122,7 +122,7 @@ class Pipeline:
         settings = rt.settings
         headers = {k: v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED_HEADERS}
         raw_query = query_dict(scope.get("query_string", b""))
-        call = token = None
+        call = None
         if operation.authorize is not None:
             secret = credential(
                 headers.get(b"authorization"),
@@ -168,8 +168,8 @@ class Pipeline:
                     )
                     raise ValidationError(message, errors=[{"message": message, "in": "inputs"}])
         request = Request(
-            rt, scope, cid, started, operation, version, call, token, param, query, body,
-            receive, content_type, extra,
+            rt, scope, cid, started, operation, version, call, param, query, body, receive,
+            content_type, extra,
         )  # fmt: skip
         return await operation.handler(request)
 

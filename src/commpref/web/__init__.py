@@ -1,5 +1,6 @@
 """Preference pages and RFC 8058 one-click unsubscribe, served under /hs/manage-preferences."""
 
-from commpref.web.pages import PREFIX, surface
+from commpref.web.pages import PREFIX
+from commpref.web.surface import surface
 
 __all__ = ["PREFIX", "surface"]

@@ -25,9 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from starlette.requests import Request as Page
-from starlette.types import Scope
 
-from commpref.domain.model import Token
 from commpref.errors import (
     CommprefError,
     MethodNotAllowed,
@@ -36,8 +34,7 @@ from commpref.errors import (
     Unavailable,
 )
 from commpref.http import logs
-from commpref.http.operation import ErrorAnswer, Handler, Operation, Raw, Reply, Request, Surface
-from commpref.http.routing import Paths
+from commpref.http.operation import Handler, Raw, Reply, Request
 from commpref.http.runtime import Runtime
 from commpref.http.transport import ClientDisconnected, read_body
 from commpref.services import links, preferences
@@ -96,21 +93,19 @@ def _url(name: str, link: Link, subscription_id: int | None = None) -> str:
     return f"{name}?{urlencode(query)}"
 
 
-def _headers(pairs: tuple[tuple[str, str], ...]) -> list[tuple[bytes, bytes]]:
+def headers(pairs: tuple[tuple[str, str], ...]) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
 
 
-def _html(rq: Request, body: str, status: int = 200, allow: str | None = None) -> Reply:
-    rq.headers.extend(_headers(render.PAGE_HEADERS))
-    if allow is not None:
-        rq.headers.append((b"allow", allow.encode("latin-1")))
+def _html(rq: Request, body: str, status: int = 200) -> Reply:
+    rq.headers.extend(headers(render.PAGE_HEADERS))
     return status, Raw(HTML, body.encode())
 
 
 async def stylesheet(rq: Request) -> Reply:
     css, _ = render.stylesheet()
     rq.headers.extend(
-        _headers((*render.SECURITY_HEADERS, ("Cache-Control", "public, max-age=86400")))
+        headers((*render.SECURITY_HEADERS, ("Cache-Control", "public, max-age=86400")))
     )
     return 200, Raw("text/css; charset=utf-8", css)
 
@@ -294,13 +289,13 @@ class _Pages:
                 correlation_id=visit.correlation_id,
                 now=visit.now,
             )
-        self.rq.headers.extend(_headers(render.PAGE_HEADERS))
+        self.rq.headers.extend(headers(render.PAGE_HEADERS))
         return 200, Raw("text/plain; charset=utf-8", b"Unsubscribed\n")
 
     # --- errors ------------------------------------------------------------------------
 
     def error(self, visit: _Visit, exc: Exception) -> Reply:
-        status, kind = _problem(exc)
+        status, kind = problem(exc)
         link = visit.link
         body = render.page(
             "error.html",
@@ -322,7 +317,7 @@ def _again_url(visit: _Visit) -> str | None:
     return _url(name, visit.link, visit.subscription_id())
 
 
-def _problem(exc: Exception) -> tuple[int, str]:
+def problem(exc: Exception) -> tuple[int, str]:
     """HTTP status and error-page kind of an exception."""
     if isinstance(exc, links.ExpiredLink):
         return 400, "expired"
@@ -345,65 +340,5 @@ def _problem(exc: Exception) -> tuple[int, str]:
     return 500, "internal"
 
 
-def render_error(
-    exc: Exception, correlation_id: str, request_id: bool, scope: Scope
-) -> ErrorAnswer:
-    """An error before any page could be opened (no such page, a method it does not take):
-    an unbranded page in the language the URL or the browser asks for."""
-    status, kind = _problem(exc)
-    request = Page(scope)
-    query = request.query_params.get("languagePreference")
-    language = i18n.choose([query, *i18n.accept_language(request.headers.get("accept-language"))])
-    body = render.page("error.html", language, kind=kind, brand="", again_url=None)
-    headers = _headers(render.PAGE_HEADERS)
-    if isinstance(exc, CommprefError):
-        headers += _headers(tuple(exc.headers.items()))
-    return status, HTML, body.encode(), headers
-
-
-def _operation(method: str, path: str, handler: Handler, label: str) -> Operation:
-    return Operation(
-        name=f"{label}_{method.lower()}",
-        label=label,
-        method=method,
-        path=PREFIX + path,
-        versions=("",),
-        handler=handler,
-        summary=label,
-        responses={},
-        authorize=None,  # the link token in the URL is the credential (`services.links`)
-        errors=frozenset({400, 403, 404, 405, 413, 500, 503}),
-        gated=False,
-    )
-
-
-def _no_source(token: Token) -> str:
-    raise TypeError("the pages record their own sources (`services.preferences`)")
-
-
-def surface() -> Surface:
-    show, post = _page(_Pages.show), _page(_Pages.post)
-    operations = [
-        _operation(method, STYLESHEET_PATH, stylesheet, "page_stylesheet")
-        for method in ("GET", "HEAD")
-    ]
-    for path, page in PAGES.items():
-        operations += [
-            _operation("GET", path, show, f"page_{page}"),
-            _operation("HEAD", path, show, f"page_{page}"),
-            _operation("POST", path, post, f"page_{page}"),
-        ]
-    return Surface(
-        name="pages",
-        operations=tuple(operations),
-        router=Paths((o.method, o.path, o) for o in operations),
-        unmatched_label="page_unmatched",
-        decode_body=lambda raw, o: None,
-        source=_no_source,
-        render_error=render_error,
-        correlation_headers=(b"x-request-id",),
-        url=lambda version, o: o.path,
-        operation_id=lambda o, version: o.name,
-        tag=lambda version: "pages",
-        error_texts={},
-    )
+show = _page(_Pages.show)
+post = _page(_Pages.post)
