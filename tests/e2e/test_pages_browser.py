@@ -316,6 +316,19 @@ def test_the_page_in_german_with_translated_types(site: Site) -> None:
     assert site.statuses()[site.weekly][0] == "UNSUBSCRIBED"
 
 
+def test_a_regional_tag_opens_the_pages_in_its_language_without_translations(
+    site: Site,
+) -> None:
+    links = site.links(language="fr-CA")
+    assert "languagePreference=fr&" in links["unsubscribeAllUrl"]
+    page = site.open(links["unsubscribeAllUrl"])
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    page.get_by_role("button").click()
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    assert site.wide() == ["UNSUBSCRIBED"]
+    site.check_clean(page)
+
+
 def test_a_damaged_link_shows_a_friendly_page(site: Site) -> None:
     link = site.links()["managePreferencesUrl"]
     page = site.open(link[:-12])  # an email program cut the link short

@@ -440,3 +440,39 @@ def test_the_server_refuses_a_maximum_age_below_60_days(server: Server) -> None:
         "Error: invalid setting: COMMPREF_LINK_MAX_AGE_DAYS must be 0 (links never expire) "
         "or at least 60 days, not 59"
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "page", "heading"),
+    [
+        ("en", "en", "Email preferences"),
+        ("de", "de", "E-Mail-Einstellungen"),
+        ("fr", "fr", "Préférences d’e-mail"),
+        ("de-DE", "de", "E-Mail-Einstellungen"),  # a regional tag: its base language
+        ("fr-CA", "fr", "Préférences d’e-mail"),
+    ],
+)
+def test_a_link_in_a_language_of_the_pages_speaks_it_without_any_translation(
+    server: Server, language: str, page: str, heading: str
+) -> None:
+    portal = server.new_portal()  # default language English, no type translated
+    links = generate(server, portal, language=language)
+    assert f"languagePreference={page}&" in links["managePreferencesUrl"]
+    with httpx.Client() as c:
+        r = c.get(links["managePreferencesUrl"])
+    assert r.status_code == 200
+    assert f'<html lang="{page}"' in r.text
+    assert f"<h1>{heading}</h1>" in r.text
+
+
+def test_the_cli_helper_honours_the_language_too(server: Server) -> None:
+    portal = server.new_portal()
+    out = server.cli("list-unsubscribe", "--portal", str(portal.id), EMAIL, "--language", "fr")
+    assert "languagePreference=fr&" in out.stdout
+    link = re.search(r"<(http[^>]+)>", out.stdout)
+    assert link is not None
+    parts = urlsplit(link.group(1))  # the CLI names the configured origin, not this server's
+    with httpx.Client() as c:
+        r = c.get(f"{server.base_url}{parts.path}?{parts.query}")
+    assert r.status_code == 200
+    assert '<html lang="fr"' in r.text

@@ -4,18 +4,20 @@ foreign keys and portals, expiry; the List-Unsubscribe lines; the link settings.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commpref.domain.model import Actor
+from commpref.domain.model import Actor, PortalContext, Translation
 from commpref.errors import ValidationError
 from commpref.services import links
 from commpref.services.context import Call
 from commpref.services.links import ExpiredLink, InvalidLink, LinkClaims, check, sign, verify
 from commpref.settings import Settings
+from commpref.web import i18n
 from tests.unit.builders import NOW, context
 
 DAY_MS = 86_400_000
@@ -283,3 +285,40 @@ def test_the_mailto_setting_must_be_an_address() -> None:
     for bad in ["nobody", "a@b", "<a@b.co>", "a@b.co?subject=x"]:
         with pytest.raises(ValueError, match="COMMPREF_LIST_UNSUBSCRIBE_MAILTO"):
             Settings(list_unsubscribe_mailto=bad)
+
+
+# --- the page language (§5.14) -------------------------------------------------------------
+
+
+def _translated(code: str) -> PortalContext:
+    """A portal whose default language is Spanish, with one type translated into `code`."""
+    ctx = context()
+    first = dataclasses.replace(
+        ctx.definitions[0], translations=(Translation(code, "Nombre", "Texto", NOW, NOW),)
+    )
+    portal = dataclasses.replace(ctx.portal, default_language="es")
+    return dataclasses.replace(ctx, portal=portal, definitions=(first, *ctx.definitions[1:]))
+
+
+@pytest.mark.parametrize(
+    ("requested", "chosen"),
+    [
+        ("en", "en"),
+        ("de", "de"),
+        ("fr", "fr"),
+        ("DE", "de"),
+        ("de-DE", "de"),  # a regional tag counts as its base language
+        ("fr_CA", "fr"),
+        ("ar", "ar"),  # a type has a translation in it
+        ("ar-EG", "ar"),
+        ("xx", "es"),  # neither: the portal's default
+        ("", "es"),
+        (None, "es"),
+    ],
+)
+def test_the_page_language_is_one_the_pages_speak(requested: str | None, chosen: str) -> None:
+    assert links.page_language(_translated("ar"), requested, 0) == chosen
+
+
+def test_the_pages_own_languages_are_the_shipped_catalogs() -> None:
+    assert set(i18n.catalogs()) == links.PAGE_LANGUAGES

@@ -176,18 +176,31 @@ def expired(claims: LinkClaims, *, now: int, max_age_days: int) -> bool:
     return bool(max_age_days) and now // 1000 - claims.issued_at > max_age_days * DAY_SECONDS
 
 
+# The languages of the pages' own text (`web/translations`; a test keeps the two alike).
+PAGE_LANGUAGES = frozenset({"en", "de", "fr"})
+
+
 def page_language(ctx: PortalContext, requested: str | None, business_unit_id: int) -> str:
-    """The requested language when the brand's types have translations in it, else the
-    portal's default language (§5.14)."""
-    if requested:
-        wanted = requested.strip().lower()
-        for d in ctx.definitions:
-            if d.business_unit_id != business_unit_id:
-                continue
-            for t in d.translations:
-                if t.language_code.lower() == wanted:
-                    return t.language_code
-    return ctx.portal.default_language
+    """The language a link's pages speak (§5.14): the requested one when some type of the
+    brand has a translation in it, or when it is a language of the pages' own text (a
+    regional tag such as `de-DE` by its base language); else the portal's default."""
+    if not requested or not requested.strip():
+        return ctx.portal.default_language
+    wanted = requested.strip().lower().replace("_", "-")
+    base = wanted.split("-")[0]
+    by_base = None
+    for d in ctx.definitions:
+        if d.business_unit_id != business_unit_id:
+            continue
+        for t in d.translations:
+            code = t.language_code.lower()
+            if code == wanted:
+                return t.language_code
+            if code == base:
+                by_base = t.language_code
+    if by_base is not None:
+        return by_base
+    return base if base in PAGE_LANGUAGES else ctx.portal.default_language
 
 
 def generate_links(
