@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -320,3 +321,65 @@ def test_export_downloads_stream_the_state_and_the_ledger(
             assert [{k: v for k, v in x.items() if k not in strip} for x in a] == [
                 {k: v for k, v in x.items() if k not in strip} for x in b
             ]
+
+
+def _paced_import(server: Server, portal_id: int, tmp_path: Path) -> list[str]:
+    """The CLI import of 4,000 opt-outs in chunks of 80 (pace it with --max-rate)."""
+    path = tmp_path / "paced.csv"
+    path.write_text(
+        "email,subscription_id,status\n"
+        + "".join(f"z{i}@example.com,ALL,UNSUBSCRIBED\n" for i in range(4000))
+    )
+    return [COMMPREF, "import", "--portal", str(portal_id), str(path), "--chunk-rows", "80",
+            "--no-progress", "--database-url", server.database_url]  # fmt: skip
+
+
+def _until_chunks(server: Server, portal_id: int, done: int, holder: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = jobs(server.database_url, portal_id)
+        if found and found[0].chunks_done >= done:
+            return
+        assert holder.poll() is None, "the import finished too soon"
+        time.sleep(0.02)
+    raise AssertionError("the import never got going")
+
+
+def test_a_killed_import_left_as_a_zombie_is_taken_over_at_once(
+    server: Server, tmp_path: Path
+) -> None:
+    portal = server.new_portal()
+    args = _paced_import(server, portal.id, tmp_path)
+    first = subprocess.Popen([*args, "--max-rate", "400"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    _until_chunks(server, portal.id, 2, first)
+    first.send_signal(signal.SIGKILL)  # not reaped: its pid lingers as a zombie
+    stat = Path(f"/proc/{first.pid}/stat")
+    while stat.read_text().rpartition(")")[2].split()[0] != "Z":
+        time.sleep(0.01)
+    try:
+        # The lease lasts 120 s: a run that waited for it would not finish within 60.
+        second = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    finally:
+        first.communicate()
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["status"] == "COMPLETE"
+    assert "is being applied by" not in second.stderr
+
+
+def test_a_run_behind_a_live_import_says_who_holds_it_and_follows_it(
+    server: Server, tmp_path: Path
+) -> None:
+    portal = server.new_portal()
+    args = _paced_import(server, portal.id, tmp_path)
+    first = subprocess.Popen([*args, "--max-rate", "800"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    _until_chunks(server, portal.id, 1, first)
+    second = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    first.communicate()
+    assert second.returncode == 0, second.stderr
+    (job,) = jobs(server.database_url, portal.id)
+    assert json.loads(second.stdout) == {**json.loads(second.stdout), "job": job.id,
+                                         "status": "COMPLETE", "applied": 4000}  # fmt: skip
+    assert f"is being applied by {socket.gethostname()}:{first.pid}:" in second.stderr
+    assert "lease runs until" in second.stderr

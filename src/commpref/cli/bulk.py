@@ -203,7 +203,11 @@ def import_command(
                 store=store, job=job, owner=owner, max_rows_per_second=max_rate,
                 progress=lambda n: bar.advance(applying, n),
             )  # fmt: skip
+        holder = None
         while job.status not in FINISHED:  # another live process runs it: follow along
+            if job.lease_owner != holder:
+                holder = job.lease_owner
+                console.print(_held(job))
             await asyncio.sleep(FOLLOW_POLL_S)
             job = await store.get_import(job.id) or job
             bar.update(applying, completed=job.processed_rows)
@@ -215,6 +219,18 @@ def import_command(
     click.echo(_encode(_summary(job)).decode())
     if job.status is not ImportStatus.COMPLETE:
         sys.exit(1)
+
+
+def _held(job: ImportJob) -> str:
+    """Why this run waits: the job is another live process's (named by its lease)."""
+    if job.lease_owner is None:
+        return f"Import job {job.id} waits for a worker to claim it."
+    until = format_ms(job.lease_until) if job.lease_until is not None else "?"
+    return (
+        f"Import job {job.id} is being applied by {job.lease_owner} (its lease runs until "
+        f"{until}); following its progress. If that process is stopped, this run takes the "
+        "job over when the lease lapses."
+    )
 
 
 def _print_import(

@@ -8,6 +8,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from commpref.settings import Settings
@@ -21,7 +22,9 @@ def owner_id() -> str:
 
 
 def owner_is_dead(owner: str | None) -> bool:
-    """True only when `owner` ran on this host and its process is gone."""
+    """True only when `owner` ran on this host and its process has exited: gone, a zombie
+    (exited, not yet reaped by its parent), or its pid now names a program that is not
+    commpref."""
     if not owner:
         return False
     host, _, rest = owner.partition(":")
@@ -37,7 +40,19 @@ def owner_is_dead(owner: str | None) -> bool:
         return True
     except PermissionError:  # alive, another user's
         return False
-    return False
+    return _exited(pid)
+
+
+def _exited(pid: str | int) -> bool:
+    """What /proc says of a pid that still exists (False where there is no /proc)."""
+    proc = Path("/proc") / str(pid)
+    try:
+        # The state follows the command name, which is in parentheses and may hold spaces.
+        state = (proc / "stat").read_text().rpartition(")")[2].split()[0]
+        command = (proc / "cmdline").read_bytes()
+    except (OSError, IndexError):
+        return False
+    return state in ("Z", "X") or b"commpref" not in command
 
 
 class Workers:
