@@ -323,3 +323,22 @@ def test_erasure_keeps_the_address_opted_out_on_every_read_path(
     assert out.stdout.strip().startswith("erased:")
     k = ok(client.get(url("v3", "status/email/other.person@example.com")))
     assert {s["status"] for s in k["subscriptionStatuses"]} == {"NOT_SUBSCRIBED"}
+
+
+def test_erasing_an_erased_address_changes_nothing_and_says_so(
+    server: Server, client: httpx.Client, portal: Portal
+) -> None:
+    email = "twice@example.com"
+    path = f"{V1}/subscribers/{email.replace('@', '%40')}"
+    first = ok(client.delete(path))
+    assert first["alreadyErased"] is False
+    again = ok(client.delete(path))
+    assert again["alreadyErased"] is True and again["statusesRemoved"] is False
+    assert again["subscriberHash"] == first["subscriberHash"]
+    out = server.cli("erase", "--portal", str(portal.id), email)
+    assert out.stdout.strip() == first["subscriberHash"]
+    assert "erased already" in out.stderr
+    history = ok(client.get(f"{path}/history"))["results"]
+    # One erasure entry, whose source says what happened and whose actor says who asked.
+    assert [(e["scope"], e["source"]) for e in history] == [("ERASURE", "Data erasure")]
+    assert history[0]["actor"].startswith("token:")

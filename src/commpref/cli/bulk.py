@@ -24,6 +24,7 @@ from commpref.jobs.runner import owner_id, owner_is_dead
 from commpref.services import erasure, exports, history, imports
 from commpref.services.context import Call, now_ms
 from commpref.services.statuses import require_email
+from commpref.storage.ledger import Erasure
 from commpref.storage.store import Store
 
 FOLLOW_POLL_S = 0.5
@@ -302,12 +303,14 @@ def erase_command(email: str, portal_id: int, database_url: str | None) -> None:
     """Erase EMAIL: remove its statuses, relabel its ledger with a keyed hash, keep it
     suppressed. Prints the hash label."""
 
-    async def go(store: Store) -> str:
+    async def go(store: Store) -> Erasure:
         ctx = await store.portal_context(portal_id)
-        done = await erasure.erase(store=store, call=Call.make(ctx, Actor("cli")), email=email)
-        return done.label
+        return await erasure.erase(store=store, call=Call.make(ctx, Actor("cli")), email=email)
 
-    click.echo(run(build_settings(database_url), go))
+    done = run(build_settings(database_url), go)
+    if done.already_erased:
+        _console().print(f"{email} was erased already and has nothing stored: nothing changed.")
+    click.echo(done.label)
 
 
 COMMANDS: tuple[click.Command, ...] = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from commpref.domain.erasure import ERASURE_SOURCE
 from commpref.services.context import Call
 from commpref.services.statuses import require_email
 from commpref.storage.ledger import Erasure
@@ -17,6 +18,6 @@ async def erase(*, store: Store, call: Call, email: str) -> Erasure:
         address,
         actor=call.actor.label(),
         correlation_id=call.correlation_id,
-        source=call.source,
+        source=ERASURE_SOURCE,  # what happened, whoever asked (the actor says who)
         now=call.now,
     )

@@ -31,6 +31,7 @@ class Erasure:
     label: str  # what the ledger now shows instead of the address
     existed: bool  # the address had stored statuses
     events_rewritten: int  # ledger entries relabelled (the erasure's own entry excluded)
+    already_erased: bool = False  # nothing stored and suppressed already: nothing was done
 
 
 class LedgerStore(ABC):
@@ -78,7 +79,9 @@ class LedgerStore(ABC):
         """Erase an address in one transaction, locked like `mutate`: delete its statuses,
         keep its keyed hash (`domain.erasure.subject_key` under the portal's secret) as a
         suppression dated `now`, rewrite its ledger entries, outbox rows and import reports
-        to `domain.erasure.label`, and append one ERASURE entry under that label."""
+        to `domain.erasure.label`, and append one ERASURE entry under that label. An
+        address with nothing stored whose hash is suppressed already is left as it is
+        (`already_erased`: no new entry, the first erasure's time kept)."""
 
     @abstractmethod
     async def subject_label(self, portal_id: int, email: str) -> str:

@@ -82,6 +82,7 @@ async def erase(rq: Request) -> Reply:
         subscriberHash=done.label,
         statusesRemoved=done.existed,
         eventsRewritten=done.events_rewritten,
+        alreadyErased=done.already_erased,
     )
 
 

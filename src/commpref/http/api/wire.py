@@ -61,6 +61,7 @@ class Erasure(_Wire, kw_only=True):
     subscriberHash: str  # what the ledger shows instead of the address from now on
     statusesRemoved: bool
     eventsRewritten: int
+    alreadyErased: bool  # nothing stored and suppressed already: nothing changed
 
 
 def consent_event(e: Event) -> ConsentEvent:

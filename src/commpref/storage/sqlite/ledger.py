@@ -187,12 +187,17 @@ def _subject_label(c: Conn, portal_id: int, email: str) -> str:
 # --- erasure --------------------------------------------------------------------------------
 
 
+_SUPPRESSED_KEY = "SELECT 1 FROM suppressions WHERE portal_id = ? AND subject_key = ?"
+
+
 def _erase(
     c: Conn, portal_id: int, email: str, actor: str, correlation_id: str, source: str, now: int
 ) -> tuple[Erasure, Outcome[None]]:
     key = erasure.subject_key(portal_secret(c, portal_id), email)
     label = erasure.label(key)
     row = one(c, SQL_HEAD, (portal_id, email))
+    if row is None and one(c, _SUPPRESSED_KEY, (portal_id, key)) is not None:
+        return Erasure(label, False, 0, already_erased=True), Outcome(None)
     own = [] if row is None or row[0] is None else [row[0]]
     ids = [r[0] for r in c.execute(f"{CHAIN}SELECT id FROM chain", chain_args(own, 0))]
     c.execute("DELETE FROM subscribers WHERE portal_id = ? AND email = ?", (portal_id, email))
