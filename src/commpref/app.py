@@ -28,16 +28,8 @@ from commpref.storage import open_store
 from commpref.storage.store import Store
 
 
-def base_url(settings: Settings) -> str:
-    """Base of preference links: `public_base_url`, else where `serve` listens (§5.14)."""
-    if settings.public_base_url:
-        return settings.public_base_url.rstrip("/")
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    return f"http://{host}:{settings.port}"
-
-
 def create_app(settings: Settings) -> ASGIApp:
-    runtime = Runtime(settings=settings, base_url=base_url(settings), metrics=Metrics())
+    runtime = Runtime(settings=settings, base_url=links.base_url(settings), metrics=Metrics())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

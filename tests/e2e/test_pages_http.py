@@ -476,3 +476,20 @@ def test_the_cli_helper_honours_the_language_too(server: Server) -> None:
         r = c.get(f"{server.base_url}{parts.path}?{parts.query}")
     assert r.status_code == 200
     assert '<html lang="fr"' in r.text
+
+
+def test_the_cli_helper_warns_when_the_links_are_not_https(server: Server) -> None:
+    portal = server.new_portal()
+    args = ["list-unsubscribe", "--portal", str(portal.id), EMAIL]
+    plain = server.cli(*args)
+    assert plain.stdout.startswith("List-Unsubscribe: <http://")
+    assert "only https" in plain.stderr and "COMMPREF_PUBLIC_BASE_URL" in plain.stderr
+    secure = subprocess.run(
+        [COMMPREF, *args, "--database-url", server.database_url],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COMMPREF_PUBLIC_BASE_URL": "https://prefs.example.com"},
+    )
+    assert secure.stdout.startswith("List-Unsubscribe: <https://prefs.example.com/")
+    assert secure.stderr == ""

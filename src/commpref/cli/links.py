@@ -26,10 +26,15 @@ def list_unsubscribe(
 ) -> None:
     """Print the two RFC 8058 header lines (List-Unsubscribe, List-Unsubscribe-Post) a
     sender adds to every email to EMAIL; links start with COMMPREF_PUBLIC_BASE_URL."""
-    # Imported here: `commpref.app` loads the whole web stack, for one small function.
-    from commpref.app import base_url
-
     settings = build_settings(database_url)
+    base = links.base_url(settings)
+    if not base.startswith("https://"):
+        click.echo(
+            f"warning: these links start with {base}; mailbox providers honour only https "
+            "List-Unsubscribe URLs (RFC 8058): set COMMPREF_PUBLIC_BASE_URL to the public "
+            "https origin of the preference pages",
+            err=True,
+        )
 
     async def headers(store: Store) -> list[str]:
         ctx = await store.portal_context(portal_id)
@@ -39,7 +44,7 @@ def list_unsubscribe(
             email=email,
             business_unit_id=business_unit,
             language=language,
-            base_url=base_url(settings),
+            base_url=base,
             key=keys[0],
             mailto=settings.list_unsubscribe_mailto,
         )

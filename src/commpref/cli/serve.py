@@ -16,7 +16,7 @@ import click
 from commpref.cli import supervisor
 from commpref.cli.options import build_settings, database_url_option, run
 from commpref.domain.scopes import ALL_SCOPES
-from commpref.services import admin
+from commpref.services import admin, links
 from commpref.storage.store import Store
 
 GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython: 700)
@@ -122,9 +122,6 @@ def migrate(database_url: str | None) -> None:
 @database_url_option
 def demo(host: str | None, port: int | None, database_url: str | None) -> None:
     """Make a "Demo" portal (once) and a fresh all-scopes token; print it and a curl line."""
-    # Imported here: `commpref.app` loads the whole web stack, for one small function.
-    from commpref.app import base_url
-
     settings = build_settings(database_url, host=host, port=port)
 
     async def setup(store: Store) -> str:
@@ -141,7 +138,7 @@ def demo(host: str | None, port: int | None, database_url: str | None) -> None:
 
     secret = run(settings, setup)
     path = "/communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL"
-    url = base_url(settings) + path
+    url = links.base_url(settings) + path
     curl = [
         "curl",
         "-sS",

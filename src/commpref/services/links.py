@@ -35,6 +35,7 @@ from commpref.domain.model import PortalContext
 from commpref.errors import ValidationError
 from commpref.services.context import Call
 from commpref.services.statuses import require_definition, require_email
+from commpref.settings import Settings
 from commpref.storage.store import Store
 
 LINK_KEY_SECRET = "link_key"  # name of the generated key in the store's server secrets
@@ -174,6 +175,14 @@ def check(token: str, keys: tuple[bytes, ...], *, now: int, max_age_days: int) -
 def expired(claims: LinkClaims, *, now: int, max_age_days: int) -> bool:
     """True when a link is older than `max_age_days` (0: never). `now`: epoch milliseconds."""
     return bool(max_age_days) and now // 1000 - claims.issued_at > max_age_days * DAY_SECONDS
+
+
+def base_url(settings: Settings) -> str:
+    """Base of preference links: `public_base_url`, else where `serve` listens (§5.14)."""
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"http://{host}:{settings.port}"
 
 
 # The languages of the pages' own text (`web/translations`; a test keeps the two alike).
