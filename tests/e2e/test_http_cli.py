@@ -3,6 +3,7 @@ its value on stdout; domain errors and unreachable databases are one line on std
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -175,7 +176,8 @@ def test_domain_errors_are_one_line(server: Server) -> None:
     )
     portal_id = out(server, "portal", "create", "--name", "Errors")
     message = fails(server, "token", "create", "--portal", portal_id, "--scope", "nope")
-    assert message == "Error: Unknown scope(s): nope"
+    assert message.startswith("Error: Unknown scope(s): nope. Valid scopes: ")
+    assert set(message.partition("Valid scopes: ")[2].split(", ")) == set(ALL_SCOPES)
     assert fails(server, "portal", "create", "--name", "  ") == "Error: A portal needs a name"
     assert fails(
         server,
@@ -299,3 +301,38 @@ def test_serve_with_workers_and_graceful_stop(tmp_path: Path) -> None:
         srv.log.close()
     log = (tmp_path / "server.log").read_text()
     assert log.count("Application shutdown complete") == 2
+
+
+def test_tokens_portals_and_definitions_are_listed_and_a_listed_token_revoked(
+    server: Server,
+) -> None:
+    portal_id = int(out(server, "portal", "create", "--name", "Listed"))
+    made = server.cli("token", "create", "--portal", str(portal_id), "--scope", READ,
+                      "--name", "reader")  # fmt: skip
+    secret = made.stdout.strip()
+    assert made.stdout.count("\n") == 1 and secret not in made.stderr
+    shown_id = int(made.stderr.split()[1])  # "token 7 of portal 3: …"
+
+    tokens = json.loads(out(server, "token", "list", "--portal", str(portal_id), "--json"))
+    assert [(t["id"], t["name"], t["scopes"], t["revoked"]) for t in tokens] == [
+        (shown_id, "reader", [READ], None)
+    ]
+    assert secret not in json.dumps(tokens)
+    table = server.cli("token", "list", "--portal", str(portal_id)).stdout
+    assert "reader" in table and str(shown_id) in table and secret not in table
+
+    portals = json.loads(out(server, "portal", "list", "--json"))
+    assert {"id": portal_id, "name": "Listed"}.items() <= next(
+        p for p in portals if p["id"] == portal_id
+    ).items()
+    definitions = json.loads(out(server, "definition", "list", "--portal", str(portal_id),
+                                 "--json"))  # fmt: skip
+    assert len(definitions) == 3 and all(d["active"] for d in definitions)
+
+    assert out(server, "token", "revoke", "--portal", str(portal_id), "--id", str(shown_id)) == (
+        str(shown_id)
+    )
+    (revoked,) = json.loads(out(server, "token", "list", "--portal", str(portal_id), "--json"))
+    assert revoked["revoked"] is not None
+    with server.client(secret) as c:
+        assert c.get(url("v4", "definitions")).status_code == 401

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from commpref.cli import lists
 from commpref.cli.options import build_settings, database_url_option, fail, run
 from commpref.domain.model import RATE_LIMIT_TIERS
 from commpref.domain.scopes import ALL_SCOPES
@@ -198,18 +199,23 @@ def token_create(
     app_id: int | None,
     database_url: str | None,
 ) -> None:
-    """Create a token; prints its secret (shown only this once)."""
+    """Create a token; prints its secret (shown only this once) on stdout, its id on
+    stderr (`token list` shows it again; `token revoke --id` takes it)."""
     if bool(scopes) == all_scopes:
         raise click.UsageError("give either --scope (one or more) or --all-scopes")
     wanted = ALL_SCOPES if all_scopes else frozenset(scopes)
 
-    async def create(store: Store) -> str:
-        _, secret = await admin.create_token(
+    async def create(store: Store) -> tuple[int, str]:
+        made, secret = await admin.create_token(
             store=store, portal_id=portal_id, scopes=wanted, name=name, app_id=app_id
         )
-        return secret
+        return made.id, secret
 
-    click.echo(run(build_settings(database_url), create))
+    token_id, secret = run(build_settings(database_url), create)
+    # The id on stderr, so that `TOKEN=$(commpref token create …)` still reads the secret alone.
+    click.echo(f"token {token_id} of portal {portal_id}: the secret below is shown only once",
+               err=True)  # fmt: skip
+    click.echo(secret)
 
 
 @token.command("revoke")
@@ -227,4 +233,7 @@ def token_revoke(portal_id: int, token_id: int, database_url: str | None) -> Non
     click.echo(token_id)
 
 
+portal.add_command(lists.portal_list)
+definition.add_command(lists.definition_list)
+token.add_command(lists.token_list)
 COMMANDS: tuple[click.Command, ...] = (portal, business_unit, definition, token)

@@ -92,7 +92,9 @@ async def create_token(
     """A new token and its secret; the secret is shown once and stored only as a hash."""
     unknown = sorted(scopes - ALL_SCOPES)
     if unknown:
-        raise ValidationError(f"Unknown scope(s): {', '.join(unknown)}")
+        raise ValidationError(
+            f"Unknown scope(s): {', '.join(unknown)}. Valid scopes: {', '.join(sorted(ALL_SCOPES))}"
+        )
     if not scopes:
         raise ValidationError("A token needs at least one scope")
     if await store.get_portal(portal_id) is None:
