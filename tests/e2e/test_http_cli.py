@@ -336,3 +336,23 @@ def test_tokens_portals_and_definitions_are_listed_and_a_listed_token_revoked(
     assert revoked["revoked"] is not None
     with server.client(secret) as c:
         assert c.get(url("v4", "definitions")).status_code == 401
+
+
+def test_no_command_but_migrate_serve_and_demo_creates_a_database(tmp_path: Path) -> None:
+    """A command run in the wrong directory must not leave a new empty database behind."""
+    for args in (["portal", "create", "--name", "X"], ["portal", "list"],
+                 ["token", "list", "--portal", "1"], ["export", "--portal", "1"]):  # fmt: skip
+        done = subprocess.run([COMMPREF, *args], cwd=tmp_path, capture_output=True, text=True,
+                              env={k: v for k, v in os.environ.items()
+                                   if k != "COMMPREF_DATABASE_URL"})  # fmt: skip
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.startswith(f"Error: no database at {tmp_path}/data/commpref.db: ")
+        assert "commpref migrate" in done.stderr
+    assert not (tmp_path / "data").exists()
+    helped = subprocess.run([COMMPREF, "portal", "create", "--help"], capture_output=True,
+                            text=True, check=True)  # fmt: skip
+    assert "sqlite:///data/commpref.db" in " ".join(helped.stdout.split())
+    created = subprocess.run([COMMPREF, "migrate"], cwd=tmp_path, capture_output=True,
+                             text=True, check=True)  # fmt: skip
+    assert created.stdout.strip() == str(LATEST)
+    assert (tmp_path / "data" / "commpref.db").exists()

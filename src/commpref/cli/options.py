@@ -18,6 +18,7 @@ import click
 from commpref.errors import CommprefError
 from commpref.settings import Settings
 from commpref.storage import open_store
+from commpref.storage.sqlite.connection import database_path
 from commpref.storage.store import Store
 
 T = TypeVar("T")
@@ -26,7 +27,8 @@ database_url_option = click.option(
     "--database-url",
     default=None,
     metavar="URL",
-    help="sqlite:///PATH or postgresql://… (default: COMMPREF_DATABASE_URL).",
+    help="sqlite:///PATH or postgresql://… (default: COMMPREF_DATABASE_URL, else "
+    "sqlite:///data/commpref.db, relative to the working directory).",
 )
 
 
@@ -39,8 +41,20 @@ def redact(url: str) -> str:
     return re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", url)
 
 
-def run(settings: Settings, fn: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the store (applying migrations), run `fn`, close; one-line errors, exit 1."""
+def run(settings: Settings, fn: Callable[[Store], Awaitable[T]], *, create: bool = False) -> T:
+    """Open the store (applying migrations), run `fn`, close; one-line errors, exit 1. Only
+    `create` (migrate, serve, demo) may create an SQLite file: elsewhere a missing one is a
+    mistyped path or the wrong directory, never a new empty database."""
+    if not create and settings.database_url.startswith("sqlite:"):
+        try:
+            path = database_path(settings.database_url)
+        except ValueError as exc:
+            fail(str(exc))
+        if not path.exists():
+            fail(
+                f"no database at {path}: create it with `commpref migrate`, or point "
+                "--database-url (COMMPREF_DATABASE_URL) at the one you mean"
+            )
 
     async def go() -> T:
         store = open_store(settings)

@@ -50,7 +50,7 @@ def serve(
         return None
 
     if not reuse_port:  # workers skip it: the supervisor has just migrated
-        run(settings, migrate_only)
+        run(settings, migrate_only, create=True)
     if settings.workers > 1:
         # Each worker is this command again with its own SO_REUSEPORT socket (supervisor.py).
         argv = [sys.executable, "-m", "commpref", "serve", "--workers", "1", "--reuse-port",
@@ -113,7 +113,7 @@ def migrate(database_url: str | None) -> None:
         applied, _ = await store.schema_version()
         return applied
 
-    click.echo(run(build_settings(database_url), version))
+    click.echo(run(build_settings(database_url), version, create=True))
 
 
 @click.command("demo")
@@ -136,7 +136,7 @@ def demo(host: str | None, port: int | None, database_url: str | None) -> None:
         )
         return secret
 
-    secret = run(settings, setup)
+    secret = run(settings, setup, create=True)
     path = "/communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL"
     url = links.base_url(settings) + path
     curl = [
