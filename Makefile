@@ -38,7 +38,13 @@ $(STAMP): pyproject.toml requirements.lock | $(BIN)/python
 
 install: $(STAMP) ## Create .venv and install commpref with its dev tools (pinned)
 
-run: install ## Migrate, create the demo portal and token, serve on 127.0.0.1:8080 (SQLite)
+# `make run` needs only what serving needs: no test, lint or browser tools.
+RUN_STAMP := $(VENV)/.installed-run
+$(RUN_STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	$(PIP) install --constraint requirements.lock --editable .
+	@touch $@
+
+run: $(RUN_STAMP) ## Migrate, make the demo portal and token once, serve on 127.0.0.1:8080 (SQLite)
 	@mkdir -p data
 	$(BIN)/commpref migrate
 	$(BIN)/commpref demo --host $(HOST) --port $(PORT)

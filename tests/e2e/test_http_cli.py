@@ -220,17 +220,28 @@ def test_database_url_from_the_environment(server: Server) -> None:
     assert portal.name == "From env"
 
 
-def test_demo_is_idempotent_and_its_curl_line_works(server: Server) -> None:
-    first = server.cli("demo", "--port", str(server.port)).stdout.splitlines()
-    second = server.cli("demo", "--port", str(server.port)).stdout.splitlines()
-    assert len(first) == len(second) == 2
-    assert first[0] != second[0]  # a fresh token each time
+def _labelled(output: str) -> dict[str, str]:
+    return {line[:10].strip().rstrip(":"): line[10:] for line in output.splitlines()}
+
+
+def test_demo_is_made_once_and_reused_and_its_curl_line_works(server: Server) -> None:
+    first = _labelled(server.cli("demo", "--port", str(server.port)).stdout)
+    second = _labelled(server.cli("demo", "--port", str(server.port)).stdout)
+    assert list(first) == ["database", "portal", "token", "try", "api"]
+    assert first["database"] == server.database_url
+    assert first["portal"] == second["portal"]
+    secret = first["token"].split()[0]
+    assert "(new;" in first["token"]
+    assert second["token"].split()[0] == secret and "(reused;" in second["token"]
+    kept = Path(first["token"].split("kept in ")[1].split(",")[0])
+    assert kept.read_text().strip() == secret
+    assert kept.stat().st_mode & 0o777 == 0o600
     portals = [p for p in server.admin(lambda store: store.list_portals()) if p.name == "Demo"]
-    assert len(portals) == 1
-    tokens = server.admin(lambda store: store.list_tokens(portals[0].id))
-    assert len(tokens) == 2
-    curl = first[1]
-    assert curl.startswith("curl ") and first[0] in curl
+    assert len(portals) == 1 and first["portal"].startswith(f"{portals[0].id} ")
+    assert len(server.admin(lambda store: store.list_tokens(portals[0].id))) == 1
+    assert first["api"].startswith(f"{server.base_url}/openapi.json")
+    curl = first["try"]
+    assert curl.startswith("curl ") and secret in curl
     assert f"{server.base_url}{url('v4', 'statuses/batch/unsubscribe-all')}?channel=EMAIL" in curl
     result = subprocess.run(
         curl, shell=True, capture_output=True, text=True, timeout=60, check=True
@@ -238,6 +249,12 @@ def test_demo_is_idempotent_and_its_curl_line_works(server: Server) -> None:
     assert httpx.Response(200, content=result.stdout).json()["results"] == [
         {"subscriberIdString": "a@example.com"}
     ]
+    # A revoked demo token is replaced by a new one, kept in its place.
+    token_id = server.admin(lambda store: store.list_tokens(portals[0].id))[0].id
+    server.cli("token", "revoke", "--portal", str(portals[0].id), "--id", str(token_id))
+    third = _labelled(server.cli("demo", "--port", str(server.port)).stdout)
+    assert "(new;" in third["token"] and third["token"].split()[0] != secret
+    assert kept.read_text().strip() == third["token"].split()[0]
 
 
 def test_python_dash_m(server: Server) -> None:

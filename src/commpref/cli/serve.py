@@ -10,13 +10,17 @@ import shlex
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 
 from commpref.cli import supervisor
-from commpref.cli.options import build_settings, database_url_option, run
+from commpref.cli.options import build_settings, database_url_option, redact, run
 from commpref.domain.scopes import ALL_SCOPES
-from commpref.services import admin, links
+from commpref.errors import CommprefError
+from commpref.services import admin, auth, links
+from commpref.services.context import now_ms
+from commpref.storage.sqlite.connection import database_path
 from commpref.storage.store import Store
 
 GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython: 700)
@@ -121,39 +125,62 @@ def migrate(database_url: str | None) -> None:
 @click.option("--port", type=int, default=None, help="Port the curl line points at.")
 @database_url_option
 def demo(host: str | None, port: int | None, database_url: str | None) -> None:
-    """Make a "Demo" portal (once) and a fresh all-scopes token; print it and a curl line."""
+    """Make a "Demo" portal and an all-scopes token, once: later runs reuse both (the token
+    is kept in a file only its owner can read, beside the SQLite database). Prints labelled
+    lines: the database, the portal id, the token, a curl line, where the API is described."""
     settings = build_settings(database_url, host=host, port=port)
+    kept = _token_file(settings.database_url)
 
-    async def setup(store: Store) -> str:
+    async def setup(store: Store) -> tuple[int, str, bool]:
         portals = [p for p in await store.list_portals() if p.name == DEMO_PORTAL]
         portal_id = (
             portals[0].id
             if portals
             else (await admin.create_portal(store=store, name=DEMO_PORTAL)).id
         )
+        if kept.exists():
+            secret = kept.read_text().strip()
+            try:
+                token, ctx = await auth.authenticate(store=store, secret=secret, now=now_ms())
+            except CommprefError:  # revoked, expired, or another database's
+                pass
+            else:
+                if ctx.portal.id == portal_id and token.scopes >= ALL_SCOPES:
+                    return portal_id, secret, True
         _, secret = await admin.create_token(
             store=store, portal_id=portal_id, scopes=ALL_SCOPES, name="demo"
         )
-        return secret
+        return portal_id, secret, False
 
-    secret = run(settings, setup, create=True)
+    portal_id, secret, reused = run(settings, setup, create=True)
+    if not reused:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secret + "\n")
+        os.chmod(kept, 0o600)  # an existing file keeps its mode through O_CREAT
+    base = links.base_url(settings)
     path = "/communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL"
-    url = links.base_url(settings) + path
-    curl = [
-        "curl",
-        "-sS",
-        "-X",
-        "POST",
-        url,
-        "-H",
-        f"Authorization: Bearer {secret}",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        '{"inputs":["a@example.com"]}',
-    ]
-    click.echo(secret)
-    click.echo(shlex.join(curl))
+    curl = ["curl", "-sS", "-X", "POST", base + path, "-H", f"Authorization: Bearer {secret}",
+            "-H", "Content-Type: application/json",
+            "-d", '{"inputs":["a@example.com"]}']  # fmt: skip
+    how = "reused" if reused else "new"
+    for label, value in (
+        ("database", redact(settings.database_url)),
+        ("portal", f"{portal_id} (pass --portal {portal_id} to the commpref commands)"),
+        ("token", f"{secret} ({how}; kept in {kept}, readable by you only; another: "
+                  f"commpref token create --portal {portal_id} --all-scopes)"),
+        ("try", shlex.join(curl)),
+        ("api", f"{base}/openapi.json (OpenAPI 3.1)"),
+    ):  # fmt: skip
+        click.echo(f"{label + ':':<10}{value}")
+
+
+def _token_file(database_url: str) -> Path:
+    """Where the demo token is kept: beside the SQLite file, else in ./data."""
+    if database_url.startswith("sqlite:"):
+        return database_path(database_url).with_name("demo-token")
+    return Path("data", "demo-token").absolute()
 
 
 COMMANDS: tuple[click.Command, ...] = (serve, migrate, demo)
