@@ -46,8 +46,8 @@ $(RUN_STAMP): pyproject.toml requirements.lock | $(BIN)/python
 
 run: $(RUN_STAMP) ## Migrate, make the demo portal and token once, serve on 127.0.0.1:8080 (SQLite)
 	@mkdir -p data
-	$(BIN)/commpref migrate
-	$(BIN)/commpref demo --host $(HOST) --port $(PORT)
+	@$(BIN)/commpref migrate >/dev/null  # the schema version; demo prints what matters
+	@$(BIN)/commpref demo --host $(HOST) --port $(PORT)
 	$(BIN)/commpref serve --host $(HOST) --port $(PORT)
 
 test: install ## Run the tests (unit, integration, end-to-end)
