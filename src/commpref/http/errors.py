@@ -15,6 +15,18 @@ from commpref.errors import CommprefError, MissingScopes, RateLimited
 INTERNAL_MESSAGE = "internal error"
 # Both JSON surfaces answer the correlation id as HubSpot does, under both names.
 CORRELATION_HEADERS = (b"x-hubspot-correlation-id", b"x-request-id")
+# OpenAPI's descriptions of the error answers the JSON surfaces share (each adds its own).
+ERROR_TEXTS = {
+    400: "Invalid request (VALIDATION_ERROR)",
+    401: "Missing, unknown, revoked or expired credentials",
+    408: "The request body was not received in time",
+    413: "Request body too large",
+    414: "Request URI too long",
+    415: "Unsupported Content-Type",
+    429: "Rate limit reached (RATE_LIMITS); see Retry-After",
+    500: "Internal error",
+    503: "Database unavailable, or the process is at its concurrency limit (Retry-After)",
+}
 
 _encode = msgspec.json.Encoder().encode
 

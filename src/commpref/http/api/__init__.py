@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from commpref.domain.model import Token
-from commpref.http import body
+from commpref.http import body, errors
 from commpref.http.api import wire
 from commpref.http.api.operations import OPERATIONS, PREFIX, SECURITY_SCHEME, VERSION
 from commpref.http.errors import CORRELATION_HEADERS, json_error
@@ -16,18 +16,10 @@ from commpref.http.routing import Router
 PATHS = f"/{PREFIX}/"  # every path under it is answered here
 SOURCE = "commpref API"  # `source` of changes made through /commpref/v1 (erasures)
 ERROR_TEXTS = {
-    400: "Invalid request (VALIDATION_ERROR)",
-    401: "Missing, unknown, revoked or expired credentials",
+    **errors.ERROR_TEXTS,
     403: "Missing scope (MISSING_SCOPES): the operation's own, or commpref.admin",
     404: "Unknown address, import job or webhook (OBJECT_NOT_FOUND)",
     405: "Method not allowed",
-    408: "The request body was not received in time",
-    413: "Request body too large",
-    414: "Request URI too long",
-    415: "Unsupported Content-Type",
-    429: "Rate limit reached (RATE_LIMITS); see Retry-After",
-    500: "Internal error",
-    503: "Database unavailable, or the process is at its concurrency limit (Retry-After)",
 }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from commpref.domain.model import Token
 from commpref.domain.scopes import ALL_SCOPES, EXTENSION_SCOPES
-from commpref.http import body
+from commpref.http import body, errors
 from commpref.http.errors import CORRELATION_HEADERS, json_error
 from commpref.http.hubspot import wire
 from commpref.http.hubspot.operations import OPERATIONS, operation_id
@@ -17,19 +17,11 @@ from commpref.services.context import api_source
 
 PREFIX = "communication-preferences"
 ERROR_TEXTS = {
-    400: "Invalid request (VALIDATION_ERROR)",
-    401: "Missing, unknown, revoked or expired credentials",
+    **errors.ERROR_TEXTS,
     403: "Missing scopes (MISSING_SCOPES)",
     404: "Unknown address with strict_v3_unknown_404 (OBJECT_NOT_FOUND)",
     405: "A subscriber id spelled like a literal path segment (`batch`, `bulk`) names that "
     "path, which takes another method (docs/wire-contract.md §2.5)",
-    408: "The request body was not received in time",
-    413: "Request body too large",
-    414: "Request URI too long",
-    415: "Unsupported Content-Type",
-    429: "Rate limit reached (RATE_LIMITS); see Retry-After",
-    500: "Internal error",
-    503: "Database unavailable, or the process is at its concurrency limit (Retry-After)",
 }
 
 
