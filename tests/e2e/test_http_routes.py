@@ -86,7 +86,6 @@ def test_versions_answer_with_their_own_shapes(client: httpx.Client) -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        "/",
         "/communication-preferences",
         "/communication-preferences/v5/definitions",
         "/communication-preferences/v4/definitions/",
@@ -385,3 +384,21 @@ def test_openapi_documents_bodies_codes_and_schemas(spec: dict[str, Any]) -> Non
     assert paths[url("v3", "status/email/bulk")]["post"]["requestBody"]["content"][
         "application/json"
     ]["schema"] == {"type": "array", "items": {"type": "string"}}
+
+
+def test_a_person_finds_a_home_page_and_a_self_hosted_api_reference(server: Server) -> None:
+    with httpx.Client(base_url=server.base_url) as c:
+        home = c.get("/")
+        docs = c.get("/docs")
+        described = c.get("/openapi.json").json()
+    for page in (home, docs):
+        assert page.status_code == 200
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        # Nothing loaded from anywhere: no script, no stylesheet or image to fetch.
+        assert "<script" not in page.text and "<link" not in page.text
+        assert " src=" not in page.text
+        assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    assert 'href="/docs"' in home.text and 'href="/openapi.json"' in home.text
+    for path, item in described["paths"].items():
+        for method in item:
+            assert f"<span class=m>{method.upper()}</span> <code>{path}</code>" in docs.text

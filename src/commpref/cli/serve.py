@@ -171,7 +171,7 @@ def demo(host: str | None, port: int | None, database_url: str | None) -> None:
         ("token", f"{secret} ({how}; kept in {kept}, readable by you only; another: "
                   f"commpref token create --portal {portal_id} --all-scopes)"),
         ("try", shlex.join(curl)),
-        ("api", f"{base}/openapi.json (OpenAPI 3.1)"),
+        ("api", f"{base}/docs (the reference; as OpenAPI 3.1: {base}/openapi.json)"),
     ):  # fmt: skip
         click.echo(f"{label + ':':<10}{value}")
 

@@ -1,5 +1,6 @@
-"""The service endpoints: `/healthz`, `/readyz`, `/metrics` and `/openapi.json`. Public (no
-credential), never counted against the concurrency limit, answered by the same pipeline."""
+"""The service endpoints: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, and for a
+person `/` and `/docs` (`http.reference`). Public (no credential), never counted against
+the concurrency limit, answered by the same pipeline."""
 
 from __future__ import annotations
 
@@ -8,16 +9,18 @@ from typing import Any
 
 import msgspec
 
+import commpref
 from commpref.domain.model import Token
 from commpref.errors import CommprefError, Unavailable
-from commpref.http import openapi
+from commpref.http import openapi, reference
 from commpref.http.errors import CORRELATION_HEADERS, json_error
 from commpref.http.hubspot import ERROR_TEXTS
 from commpref.http.metrics import CONTENT_TYPE as METRICS_TYPE
 from commpref.http.operation import Handler, Operation, Raw, Reply, Request, Surface
 from commpref.http.routing import Paths, not_found
 
-PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
+PATHS = frozenset({"/", "/docs", "/healthz", "/readyz", "/metrics", "/openapi.json"})
+_HTML = "text/html; charset=utf-8"
 _encode = msgspec.json.Encoder().encode
 _HEALTH = {"$ref": openapi.REF.format(name="Health")}
 _METRICS = {
@@ -75,7 +78,7 @@ def _doc(summary: str, description: str, ok: dict[str, Any] | None = None) -> di
 
 
 def _operation(path: str, handler: Handler, doc: dict[str, Any] | None) -> Operation:
-    label = path.strip("/").removesuffix(".json")
+    label = path.strip("/").removesuffix(".json") or "home"
     return Operation(
         name=label,
         label=label,
@@ -100,10 +103,21 @@ def surface(surfaces: Sequence[Surface]) -> Surface:
     """The service endpoints; `/openapi.json` describes `surfaces` and these."""
     document: list[bytes] = []
 
+    def described() -> dict[str, Any]:
+        return openapi.document([*surfaces, service])
+
     async def openapi_json(rq: Request) -> Reply:
         if not document:
-            document.append(_encode(openapi.document([*surfaces, service])))
+            document.append(_encode(described()))
         return 200, Raw("application/json", document[0])
+
+    async def home(rq: Request) -> Reply:
+        rq.headers.extend(reference.HEADERS)
+        return 200, Raw(_HTML, reference.home(commpref.__version__))
+
+    async def docs(rq: Request) -> Reply:
+        rq.headers.extend(reference.HEADERS)
+        return 200, Raw(_HTML, reference.reference(described()))
 
     operations = (
         _operation("/healthz", healthz, _doc("Health", "The process is up")),
@@ -112,6 +126,8 @@ def surface(surfaces: Sequence[Surface]) -> Surface:
         ),
         _operation("/metrics", metrics, _doc("Metrics", "", _METRICS)),
         _operation("/openapi.json", openapi_json, None),
+        _operation("/", home, None),
+        _operation("/docs", docs, None),
     )
     service = Surface(
         name="service",
