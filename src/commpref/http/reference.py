@@ -54,7 +54,10 @@ def _schema(schema: dict[str, Any]) -> str:
         return escape(ref.rsplit("/", 1)[1])
     if "enum" in schema:
         return " | ".join(escape(str(v)) for v in schema["enum"])
-    return escape(str(schema.get("type", schema.get("format", ""))))
+    if "oneOf" in schema:
+        return " or ".join(_schema(s) for s in schema["oneOf"])
+    kind = schema.get("format") if schema.get("format") == "date-time" else schema.get("type")
+    return escape(str(kind or ""))
 
 
 def _operation(path: str, method: str, op: dict[str, Any]) -> str:
