@@ -7,6 +7,7 @@ uvicorn has finished the in-flight requests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from commpref import web
-from commpref.http import api, hubspot, metrics, service
+from commpref.http import api, hubspot, logs, metrics, service
 from commpref.http.metrics import Metrics
 from commpref.http.overload import Gate
 from commpref.http.pipeline import Pipeline
@@ -23,6 +24,7 @@ from commpref.http.ratelimit import RateLimiter
 from commpref.http.runtime import Runtime
 from commpref.jobs.runner import Workers
 from commpref.services import links
+from commpref.services.auth import TokenUses
 from commpref.settings import Settings
 from commpref.storage import open_store
 from commpref.storage.store import Store
@@ -36,6 +38,8 @@ def create_app(settings: Settings) -> ASGIApp:
         store = open_store(settings)
         await store.open()
         observing = asyncio.create_task(_observe(store, runtime.metrics))
+        runtime.token_uses = uses = TokenUses()
+        recording = asyncio.create_task(_record_token_uses(store, uses))
         workers: Workers | None = None
         try:
             runtime.link_keys = await links.signing_keys(
@@ -48,9 +52,12 @@ def create_app(settings: Settings) -> ASGIApp:
             yield
         finally:
             observing.cancel()
+            recording.cancel()
             if workers is not None:
                 await workers.stop()
             runtime.store_ = None
+            with contextlib.suppress(Exception):  # a closing database loses only a time
+                await uses.flush(store)
             await store.close()
             metrics.process_exited(os.getpid())
 
@@ -107,6 +114,16 @@ def _workers(store: Store, settings: Settings, m: Metrics | None) -> Workers | N
     workers = Workers(store, settings, on_backlog=None if m is None else m.set_webhook_backlog)
     workers.start()
     return workers
+
+
+async def _record_token_uses(store: Store, uses: TokenUses) -> None:
+    """Write when tokens were last used, every `TokenUses.FLUSH_S` seconds."""
+    while True:
+        await asyncio.sleep(TokenUses.FLUSH_S)
+        try:
+            await uses.flush(store)
+        except Exception as exc:  # the database is away: the next flush tries again
+            logs.error("recording token use failed", "", exc)
 
 
 async def _observe(store: Store, m: Metrics | None) -> None:

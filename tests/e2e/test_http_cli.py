@@ -16,7 +16,7 @@ import pytest
 from commpref.domain.scopes import ALL_SCOPES, BATCH_WRITE, READ
 from commpref.storage.migrations import LATEST
 from tests.e2e.http_helpers import url
-from tests.support.server import COMMPREF, Server, free_port, until
+from tests.support.server import COMMPREF, Server, free_port, started_server, until
 
 EMAIL = {"channel": "EMAIL"}
 
@@ -374,3 +374,13 @@ def test_no_command_but_migrate_serve_and_demo_creates_a_database(tmp_path: Path
                              text=True, check=True)  # fmt: skip
     assert created.stdout.strip() == str(LATEST)
     assert (tmp_path / "data" / "commpref.db").exists()
+
+
+def test_token_list_shows_when_a_token_was_last_used(backend: str, tmp_path: Path) -> None:
+    with started_server(backend, tmp_path) as srv:
+        portal = srv.new_portal()
+        with srv.client(portal.token) as c:
+            assert c.get(url("v4", "definitions")).status_code == 200
+        srv.stop()  # a stopping server writes what it noted
+        (listed,) = json.loads(out(srv, "token", "list", "--portal", str(portal.id), "--json"))
+    assert listed["last_used"] is not None and listed["last_used"] >= listed["created"]

@@ -284,3 +284,20 @@ async def test_concurrent_set_secret_if_absent_agrees_on_one_value(store: Store)
     )
     assert len(set(values)) == 1
     assert await store.get_secret("race") == values[0]
+
+
+async def test_token_uses_keep_the_newest_time_per_token_of_the_portal(store: Store) -> None:
+    portal = await store.create_portal(name="Uses", now=1)
+    other = await store.create_portal(name="Other", now=1)
+    mine = await store.create_token(portal_id=portal.id, name="a", secret_hash="h-a",
+                                    scopes=frozenset({"x"}), now=1)  # fmt: skip
+    idle = await store.create_token(portal_id=portal.id, name="b", secret_hash="h-b",
+                                    scopes=frozenset({"x"}), now=1)  # fmt: skip
+    theirs = await store.create_token(portal_id=other.id, name="c", secret_hash="h-c",
+                                      scopes=frozenset({"x"}), now=1)  # fmt: skip
+    await store.note_token_uses({mine.id: 50, theirs.id: 60})
+    await store.note_token_uses({mine.id: 40})  # an older note (a slower process) loses
+    await store.note_token_uses({})
+    assert await store.token_uses(portal.id) == {mine.id: 50}
+    assert idle.id not in await store.token_uses(portal.id)
+    assert await store.token_uses(other.id) == {theirs.id: 60}

@@ -85,19 +85,21 @@ def definition_list(
 @json_option
 @database_url_option
 def token_list(portal_id: int, as_json: bool, database_url: str | None) -> None:
-    """List a portal's tokens: id, name, scopes, when created, expiring or revoked. The
+    """List a portal's tokens: id, name, scopes, when created, last used (written by each
+    server process within half a minute, and when it stops), expiring or revoked. The
     secrets cannot be shown: only their hashes are stored."""
 
     async def tokens(store: Store) -> list[dict[str, Any]]:
         await store.portal_context(portal_id)  # an unknown portal is an error, not []
+        used = await store.token_uses(portal_id)
         return [
             {"id": t.id, "name": t.name, "scopes": sorted(t.scopes), "app_id": t.app_id,
-             "created": _time(t.created_at), "expires": _time(t.expires_at),
-             "revoked": _time(t.revoked_at)}
+             "created": _time(t.created_at), "last_used": _time(used.get(t.id)),
+             "expires": _time(t.expires_at), "revoked": _time(t.revoked_at)}
             for t in await store.list_tokens(portal_id)
         ]  # fmt: skip
 
     rows = run(build_settings(database_url), tokens)
     if not as_json:
         rows = [{**r, "scopes": " ".join(r["scopes"])} for r in rows]
-    show(rows, ("id", "name", "scopes", "created", "expires", "revoked"), as_json)
+    show(rows, ("id", "name", "scopes", "created", "last_used", "expires", "revoked"), as_json)

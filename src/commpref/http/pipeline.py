@@ -131,6 +131,8 @@ class Pipeline:
                 raw_query.get("hapikey") if settings.hapikey_enabled else None,
             )
             token, ctx = await auth.authenticate(store=rt.store, secret=secret, now=started)
+            if rt.token_uses is not None:
+                rt.token_uses.note(token.id, started)
             if rt.rate_limiter is not None:
                 extra.extend(await rt.rate_limiter.check(token=token, ctx=ctx, now=started))
             operation.authorize(token, ctx)

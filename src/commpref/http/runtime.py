@@ -8,6 +8,7 @@ from typing import Protocol
 from commpref.domain.model import PortalContext, Token
 from commpref.errors import Unavailable
 from commpref.http.metrics import Metrics
+from commpref.services.auth import TokenUses
 from commpref.settings import Settings
 from commpref.storage.store import Store
 
@@ -35,6 +36,7 @@ class Runtime:
     link_keys: tuple[bytes, ...] = ()
     rate_limiter: RateLimiter | None = None
     metrics: Metrics | None = None
+    token_uses: TokenUses | None = None
 
     @property
     def store(self) -> Store:

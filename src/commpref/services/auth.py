@@ -48,3 +48,23 @@ def authorize(op: Op, token: Token, ctx: PortalContext) -> None:
     if gated or not scopes.allows(op, token.scopes):
         names, all_required = scopes.required_for_message(op)
         raise MissingScopes(names, all_required=all_required)
+
+
+class TokenUses:
+    """When each token was last used, noted in memory by every authenticated request and
+    written in one batch every `FLUSH_S` seconds and at shutdown (`flush`): a write per
+    request would put a transaction on the hot path, and `token list` needs no more than
+    the minute."""
+
+    FLUSH_S = 30.0
+
+    def __init__(self) -> None:
+        self._seen: dict[int, int] = {}
+
+    def note(self, token_id: int, now: int) -> None:
+        self._seen[token_id] = now
+
+    async def flush(self, store: Store) -> None:
+        if self._seen:
+            uses, self._seen = self._seen, {}
+            await store.note_token_uses(uses)

@@ -6,6 +6,7 @@ and the server-wide secrets kept in the database.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 
 from commpref.domain.model import BusinessUnit, Definition, Portal, PortalContext, Token
 
@@ -97,6 +98,15 @@ class AdminStore(ABC):
 
     @abstractmethod
     async def list_tokens(self, portal_id: int) -> list[Token]: ...
+
+    @abstractmethod
+    async def note_token_uses(self, uses: Mapping[int, int]) -> None:
+        """Record when tokens were last used (token id → epoch ms); an older time never
+        replaces a newer one."""
+
+    @abstractmethod
+    async def token_uses(self, portal_id: int) -> dict[int, int]:
+        """When each of the portal's tokens was last used, for those ever recorded."""
 
     @abstractmethod
     async def authenticate(self, secret_hash: str) -> tuple[Token, PortalContext] | None:

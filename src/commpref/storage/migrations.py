@@ -331,6 +331,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
         dialects=("sqlite",),
     ),
+    Migration(
+        7,
+        "when each token was last used",
+        # Its own table: the tokens table is what authentication caches, and a use is no
+        # change to it. Written in batches by each process (`services.auth.TokenUses`).
+        """
+        CREATE TABLE token_use (
+            token_id BIGINT PRIMARY KEY REFERENCES tokens (id),
+            last_used_at BIGINT NOT NULL
+        );
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

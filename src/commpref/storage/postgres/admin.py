@@ -8,7 +8,7 @@ changes what it reads (a notification) and, in this process, once the change is 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,9 +26,11 @@ from commpref.storage.postgres.context import (
     GET_TRANSLATIONS,
     LIST_PORTALS,
     LIST_TOKENS,
+    NOTE_TOKEN_USES,
     PORTAL_COLUMNS,
     PORTAL_CONTEXT,
     TOKEN_COLUMNS,
+    TOKEN_USES,
     context,
     definition,
     portal,
@@ -343,6 +345,16 @@ class PostgresAdmin(PostgresConnections):
         async with self._connection() as con:
             rows = await con.fetch(LIST_TOKENS, portal_id)
         return [token(r) for r in rows]
+
+    async def note_token_uses(self, uses: Mapping[int, int]) -> None:
+        if uses:
+            async with self._connection() as con:
+                await con.execute(NOTE_TOKEN_USES, list(uses), list(uses.values()))
+
+    async def token_uses(self, portal_id: int) -> dict[int, int]:
+        async with self._connection() as con:
+            rows = await con.fetch(TOKEN_USES, portal_id)
+        return {r[0]: r[1] for r in rows}
 
     async def authenticate(self, secret_hash: str) -> tuple[Token, PortalContext] | None:
         found = self.auth_cache.get(secret_hash)

@@ -42,6 +42,16 @@ TOKEN_COLUMNS = """t.id, t.portal_id, t.name, t.scopes, t.app_id, t.created_at,
     t.expires_at, t.revoked_at"""
 
 LIST_TOKENS = f"SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.portal_id = $1 ORDER BY t.id"
+NOTE_TOKEN_USES = """
+INSERT INTO token_use (token_id, last_used_at)
+SELECT * FROM unnest($1::bigint[], $2::bigint[])
+ON CONFLICT (token_id) DO UPDATE SET last_used_at = greatest(token_use.last_used_at,
+                                                             EXCLUDED.last_used_at)
+"""
+TOKEN_USES = """
+SELECT u.token_id, u.last_used_at FROM token_use u JOIN tokens t ON t.id = u.token_id
+WHERE t.portal_id = $1
+"""
 
 # --- portal context: portal, units, definitions and translations in one statement ---------
 

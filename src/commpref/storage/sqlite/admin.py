@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
 from commpref.domain.model import BusinessUnit, Definition, Portal, PortalContext, Token
@@ -35,6 +36,16 @@ _INSERT_DEFINITION = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _GET_SECRET = "SELECT value FROM server_secrets WHERE name = ?"
+
+
+_NOTE_TOKEN_USE = (
+    "INSERT INTO token_use (token_id, last_used_at) VALUES (?, ?) ON CONFLICT (token_id) "
+    "DO UPDATE SET last_used_at = max(last_used_at, excluded.last_used_at)"
+)
+_TOKEN_USES = (
+    "SELECT u.token_id, u.last_used_at FROM token_use u JOIN tokens t ON t.id = u.token_id "
+    "WHERE t.portal_id = ?"
+)
 
 
 class SqliteAdmin(SqliteConnections):
@@ -130,6 +141,15 @@ class SqliteAdmin(SqliteConnections):
 
     async def list_tokens(self, portal_id: int) -> list[Token]:
         return await self._read(lambda c: context.list_tokens(c, portal_id))
+
+    async def note_token_uses(self, uses: Mapping[int, int]) -> None:
+        if uses:
+            rows = list(uses.items())
+            await self._write(lambda c: c.executemany(_NOTE_TOKEN_USE, rows))
+
+    async def token_uses(self, portal_id: int) -> dict[int, int]:
+        rows = await self._read(lambda c: c.execute(_TOKEN_USES, (portal_id,)).fetchall())
+        return {token_id: at for token_id, at in rows}
 
     async def authenticate(self, secret_hash: str) -> tuple[Token, PortalContext] | None:
         return self._read_now(lambda c: self._authenticate(c, secret_hash))
