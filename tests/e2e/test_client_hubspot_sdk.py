@@ -935,7 +935,7 @@ def test_generate_links(server: Server, sdk: HubSpot, portal: Portal) -> None:
     )
     query = check_link(single.unsubscribe_single_url or "", server, "unsubscribe-single")
     assert query["subscriptionId"] == [str(d2)]
-    assert query["languagePreference"] == ["en"]  # no French translations: portal default
+    assert query["languagePreference"] == ["fr"]  # a language of the pages' own text
 
     other = cp.generate_links(channel="EMAIL", subscriber_id_string="someone@example.com")
     assert parse_qs(urlsplit(other.manage_preferences_url).query)["d"] != manage["d"]

@@ -143,16 +143,17 @@ def test_links(server: Server, portal: Portal) -> None:
         assert single.path == "/hs/manage-preferences/unsubscribe-single"
         assert parse_qs(single.query)["subscriptionId"] == [str(d101)]
         assert parse_qs(single.query)["languagePreference"] == ["de"]
-        # A language without translations falls back to the portal's default.
+        # A language the pages cannot speak, and no type is translated into, falls back to
+        # the portal's default; one of the pages' own languages is honoured (§5.14).
         server.admin(admin.update_portal, portal_id=portal.id, default_language="nl")
-        r = c.post(
-            url("v4", "links/generate"),
-            params=EMAIL,
-            json={"subscriberIdString": "link@example.com", "language": "fr"},
-        )
-        assert parse_qs(urlsplit(r.json()["managePreferencesUrl"]).query)["languagePreference"] == [
-            "nl"
-        ]
+        for asked, chosen in (("sv", "nl"), ("fr", "fr")):
+            r = c.post(
+                url("v4", "links/generate"),
+                params=EMAIL,
+                json={"subscriberIdString": "link@example.com", "language": asked},
+            )
+            query = parse_qs(urlsplit(r.json()["managePreferencesUrl"]).query)
+            assert query["languagePreference"] == [chosen]
     # Link generation reads only: the address was never created.
     stored = server.admin(lambda store: store.read_subscribers(portal.id, ["link@example.com"]))
     assert stored == {}

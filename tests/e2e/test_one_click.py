@@ -395,7 +395,7 @@ def test_the_api_gives_the_headers_of_an_address(server: Server, portal: Portal)
     assert list(body) == ["email", "listUnsubscribe", "listUnsubscribePost", "headers"]
     assert body["email"] == EMAIL
     one_click_url = body["listUnsubscribe"].removeprefix("<").removesuffix(">")
-    prefix = f"{server.base_url}{PAGES}/unsubscribe-all?languagePreference=en&d="
+    prefix = f"{server.base_url}{PAGES}/unsubscribe-all?languagePreference=fr&d="
     assert one_click_url.startswith(prefix) and one_click_url.endswith("&v=3")
     assert body["listUnsubscribePost"] == "List-Unsubscribe=One-Click"
     assert body["headers"] == [

@@ -28,13 +28,6 @@ def list_unsubscribe(
     sender adds to every email to EMAIL; links start with COMMPREF_PUBLIC_BASE_URL."""
     settings = build_settings(database_url)
     base = links.base_url(settings)
-    if not base.startswith("https://"):
-        click.echo(
-            f"warning: these links start with {base}; mailbox providers honour only https "
-            "List-Unsubscribe URLs (RFC 8058): set COMMPREF_PUBLIC_BASE_URL to the public "
-            "https origin of the preference pages",
-            err=True,
-        )
 
     async def headers(store: Store) -> list[str]:
         ctx = await store.portal_context(portal_id)
@@ -52,6 +45,13 @@ def list_unsubscribe(
 
     for line in run(settings, headers):
         click.echo(line)
+    if not base.startswith("https://"):  # after the headers: an error stays one line
+        click.echo(
+            f"warning: these links start with {base}; mailbox providers honour only https "
+            "List-Unsubscribe URLs (RFC 8058): set COMMPREF_PUBLIC_BASE_URL to the public "
+            "https origin of the preference pages",
+            err=True,
+        )
 
 
 COMMANDS: tuple[click.Command, ...] = (list_unsubscribe,)
