@@ -133,8 +133,6 @@ class Surface:
     operations: tuple[Operation, ...]
     router: Resolver
     unmatched_label: str  # the metrics label of a path that names no operation
-    decode_body: Callable[[bytes, Operation], Any]
-    source: Callable[[Token], str]  # the `source` its changes record
     render_error: RenderError  # an error as the surface answers it (JSON envelope, HTML page)
     correlation_headers: tuple[bytes, ...]  # the headers carrying the correlation id
     url: Callable[[str, Operation], str]  # the URL path of an operation in one version
@@ -143,3 +141,7 @@ class Surface:
     error_texts: Mapping[int, str]  # OpenAPI descriptions of its error answers
     components: tuple[type[msgspec.Struct], ...] = ()  # schemas OpenAPI lists besides
     security_schemes: Mapping[str, Any] = field(default_factory=dict)
+    # Only surfaces with authenticated operations record changes, and only those with JSON
+    # bodies decode them: the public ones (service endpoints, pages) leave these unset.
+    decode_body: Callable[[bytes, Operation], Any] | None = None
+    source: Callable[[Token], str] | None = None  # the `source` its changes record

@@ -137,6 +137,7 @@ class Pipeline:
                 extra.extend(await rt.rate_limiter.check(token=token, ctx=ctx, now=started))
             operation.authorize(token, ctx)
             actor = Actor("token", str(token.id))
+            assert self.surface.source is not None, "a surface with authenticated operations"
             call = Call(ctx, actor, self.surface.source(token), cid, started)
 
         raw_body = b""
@@ -160,6 +161,7 @@ class Pipeline:
         query = parse_query(operation.query, raw_query)
         body: Any = None
         if operation.has_body:
+            assert self.surface.decode_body is not None, "a surface with JSON bodies"
             body = self.surface.decode_body(raw_body, operation)
             if operation.batch:
                 inputs = body if operation.bare_array else body["inputs"]

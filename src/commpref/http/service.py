@@ -10,7 +10,6 @@ from typing import Any
 import msgspec
 
 import commpref
-from commpref.domain.model import Token
 from commpref.errors import CommprefError, Unavailable
 from commpref.http import openapi, reference
 from commpref.http.errors import CORRELATION_HEADERS, json_error
@@ -95,10 +94,6 @@ def _operation(path: str, handler: Handler, doc: dict[str, Any] | None) -> Opera
     )
 
 
-def _no_source(token: Token) -> str:
-    raise TypeError("the service endpoints change nothing")
-
-
 def surface(surfaces: Sequence[Surface]) -> Surface:
     """The service endpoints; `/openapi.json` describes `surfaces` and these."""
     document: list[bytes] = []
@@ -134,8 +129,6 @@ def surface(surfaces: Sequence[Surface]) -> Surface:
         operations=operations[:3],  # /openapi.json does not describe itself
         router=Paths((o.method, o.path, o) for o in operations),
         unmatched_label="unmatched",
-        decode_body=lambda raw, o: None,
-        source=_no_source,
         render_error=json_error,
         correlation_headers=CORRELATION_HEADERS,
         url=lambda version, o: o.path,

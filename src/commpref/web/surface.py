@@ -7,7 +7,6 @@ from __future__ import annotations
 from starlette.requests import Request as Page
 from starlette.types import Scope
 
-from commpref.domain.model import Token
 from commpref.errors import CommprefError
 from commpref.http.operation import ErrorAnswer, Handler, Operation, Surface
 from commpref.http.routing import Paths
@@ -46,10 +45,6 @@ def _operation(method: str, path: str, handler: Handler, label: str) -> Operatio
     )
 
 
-def _no_source(token: Token) -> str:
-    raise TypeError("the pages record their own sources (`services.preferences`)")
-
-
 def surface() -> Surface:
     show, post = pages.show, pages.post
     operations = [
@@ -67,8 +62,6 @@ def surface() -> Surface:
         operations=tuple(operations),
         router=Paths((o.method, o.path, o) for o in operations),
         unmatched_label="page_unmatched",
-        decode_body=lambda raw, o: None,
-        source=_no_source,
         render_error=render_error,
         correlation_headers=(b"x-request-id",),
         url=lambda version, o: o.path,

@@ -21,6 +21,7 @@ from commpref.storage.postgres.subscribers import (
     EVENTS_LOCK_CLASS,
     LOCK_EVENTS_FOR_READ,
     SUPPRESS,
+    SUPPRESSED,
     PostgresSubscribers,
 )
 from commpref.storage.subscribers import Outcome
@@ -74,7 +75,6 @@ RELABEL_REPORTS = """
 UPDATE import_report SET email = $3
 WHERE email = $2 AND job_id IN (SELECT id FROM import_jobs WHERE portal_id = $1)
 """
-SUPPRESSED_KEY = "SELECT true FROM suppressions WHERE portal_id = $1 AND subject_key = $2"
 SUPPRESSIONS_PAGE = """
 SELECT subject_key, erased_at FROM suppressions
 WHERE portal_id = $1 AND subject_key > $2 ORDER BY subject_key LIMIT $3
@@ -167,7 +167,7 @@ class PostgresLedger(PostgresSubscribers):
                 # Locked like `mutate`: a concurrent write to the address waits for us.
                 await con.execute(CLAIM_SUBSCRIBERS, portal_id, [email])
                 existed = bool(await con.fetchval(DELETE_SUBSCRIBER, portal_id, email))
-                if not existed and await con.fetchval(SUPPRESSED_KEY, portal_id, key):
+                if not existed and await con.fetchval(SUPPRESSED, portal_id, [key]):
                     return Erasure(label, False, 0, already_erased=True), Outcome(None)
                 await con.execute(SUPPRESS, portal_id, key, now)
                 status = await con.execute(RELABEL_EVENTS, portal_id, email, label)

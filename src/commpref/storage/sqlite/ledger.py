@@ -17,7 +17,12 @@ from commpref.domain.model import Event
 from commpref.storage import codec
 from commpref.storage.ledger import Erasure, StoredEvent
 from commpref.storage.sqlite.connection import SqliteConnections
-from commpref.storage.sqlite.subscribers import SQL_KEEP_SUPPRESSION, portal_secret, save
+from commpref.storage.sqlite.subscribers import (
+    SQL_KEEP_SUPPRESSION,
+    SQL_SUPPRESSION,
+    portal_secret,
+    save,
+)
 from commpref.storage.sqlite.transactions import one
 from commpref.storage.subscribers import Outcome
 
@@ -187,16 +192,13 @@ def _subject_label(c: Conn, portal_id: int, email: str) -> str:
 # --- erasure --------------------------------------------------------------------------------
 
 
-_SUPPRESSED_KEY = "SELECT 1 FROM suppressions WHERE portal_id = ? AND subject_key = ?"
-
-
 def _erase(
     c: Conn, portal_id: int, email: str, actor: str, correlation_id: str, source: str, now: int
 ) -> tuple[Erasure, Outcome[None]]:
     key = erasure.subject_key(portal_secret(c, portal_id), email)
     label = erasure.label(key)
     row = one(c, SQL_HEAD, (portal_id, email))
-    if row is None and one(c, _SUPPRESSED_KEY, (portal_id, key)) is not None:
+    if row is None and one(c, SQL_SUPPRESSION, (portal_id, key)) is not None:
         return Erasure(label, False, 0, already_erased=True), Outcome(None)
     own = [] if row is None or row[0] is None else [row[0]]
     ids = [r[0] for r in c.execute(f"{CHAIN}SELECT id FROM chain", chain_args(own, 0))]

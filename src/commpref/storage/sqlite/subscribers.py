@@ -57,7 +57,7 @@ _SUPPRESSED = (
     "SELECT subject_key, erased_at FROM suppressions WHERE portal_id = ? AND subject_key IN"
 )
 _KEYS_PER_STATEMENT = 500
-_SUPPRESSION = (
+SQL_SUPPRESSION = (
     "SELECT erased_at, last_event FROM suppressions WHERE portal_id = ? AND subject_key = ?"
 )
 SQL_KEEP_SUPPRESSION = (
@@ -212,7 +212,7 @@ def apply(
         return outcome
     erased: dict[bytes, int] = {}
     for key in keys:
-        row = one(c, _SUPPRESSION, (portal_id, key))
+        row = one(c, SQL_SUPPRESSION, (portal_id, key))
         if row is not None:
             erased[key] = row[0]
             if row[1] is not None:
