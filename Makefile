@@ -93,13 +93,15 @@ bench-tools: $(BENCH_STAMP)
 	  $$sudo apt-get update -qq; \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq wrk >/dev/null; }
 
-bench: bench-tools ## Benchmarks S1-S4, B1, B2, 1M-row import, overload (~8 min); bench-large adds S5
+bench: bench-tools ## Benchmarks S1-S4, B1, B2, 1M-row import, overload, console pages (~10 min); bench-large adds 10M
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.import_bench
 	$(BIN)/python bench/overload_bench.py
+	$(BIN)/python -m bench.console
 
 bench-large: bench-tools
 	$(BIN)/python -m bench --large $(BENCH_ARGS)
+	$(BIN)/python -m bench.console --large
 
 lock: ## Re-resolve the dependencies of pyproject.toml into requirements.lock
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \

@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from commpref import web
 from commpref.http import api, hubspot, logs, metrics, service
 from commpref.http.metrics import Metrics
 from commpref.http.overload import Gate
@@ -28,6 +27,7 @@ from commpref.services.auth import TokenUses
 from commpref.settings import Settings
 from commpref.storage import open_store
 from commpref.storage.store import Store
+from commpref.web import console, pages
 
 
 def create_app(settings: Settings) -> ASGIApp:
@@ -66,9 +66,10 @@ def create_app(settings: Settings) -> ASGIApp:
 
 
 class Front:
-    """The ASGI application: the path picks the surface (the preference pages, commpref's
-    own API, a service endpoint, else HubSpot's API) and its pipeline answers. Routing works
-    on the raw, undecoded path (`http.routing`); the lifespan goes to `lifespan_app`."""
+    """The ASGI application: the path picks the surface (the preference pages, the console,
+    commpref's own API, a service endpoint, else HubSpot's API) and its pipeline answers.
+    Routing works on the raw, undecoded path (`http.routing`); the lifespan goes to
+    `lifespan_app`."""
 
     def __init__(self, runtime: Runtime, lifespan_app: ASGIApp | None = None) -> None:
         settings = runtime.settings
@@ -86,7 +87,8 @@ class Front:
         self.hubspot = Pipeline(runtime, hubspot_api, gate)
         self.api = Pipeline(runtime, commpref_api, gate)
         self.service = Pipeline(runtime, endpoints, gate)
-        self.pages = Pipeline(runtime, web.surface(), gate)
+        self.pages = Pipeline(runtime, pages.surface(), gate)
+        self.console = Pipeline(runtime, console.surface(), gate)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,8 +97,10 @@ class Front:
             return
         raw_path: bytes | None = scope.get("raw_path")
         path = raw_path.decode("utf-8", "replace") if raw_path else scope["path"]
-        if path == web.PREFIX or path.startswith(_PAGES):
+        if path == pages.PREFIX or path.startswith(_PAGES):
             await self.pages(scope, receive, send, path)
+        elif path == console.PREFIX or path.startswith(_CONSOLE):
+            await self.console(scope, receive, send, path)
         elif path.startswith(api.PATHS):
             await self.api(scope, receive, send, path)
         elif path in service.PATHS:
@@ -105,7 +109,8 @@ class Front:
             await self.hubspot(scope, receive, send, path)
 
 
-_PAGES = web.PREFIX + "/"
+_PAGES = pages.PREFIX + "/"
+_CONSOLE = console.PREFIX + "/"
 
 
 def _workers(store: Store, settings: Settings, m: Metrics | None) -> Workers | None:

@@ -87,6 +87,21 @@ class NotFound(CommprefError):
     category = "OBJECT_NOT_FOUND"
 
 
+class Forbidden(CommprefError):
+    """The caller may not do this: a role too low, a user it may not manage, a console form
+    without its token."""
+
+    http_status = 403
+    category = "FORBIDDEN"
+
+
+class Conflict(CommprefError):
+    """The request clashes with what is stored (an address that already has a user)."""
+
+    http_status = 409
+    category = "CONFLICT"
+
+
 class AuthenticationError(CommprefError):
     http_status = 401
     category = "INVALID_AUTHENTICATION"

@@ -99,6 +99,18 @@ class Settings:
     webhook_timeout_ms: int = _setting(
         10_000, "Time a webhook receiver has to answer one delivery, in ms."
     )
+    console_idle_minutes: int = _setting(
+        30, "Minutes of inactivity after which a console session ends."
+    )
+    console_session_hours: int = _setting(
+        12, "Hours after sign-in at which a console session ends, however active."
+    )
+    console_signin_attempts: int = _setting(
+        5, "Failed console sign-ins per address in 15 minutes before it is refused (429)."
+    )
+    console_client_attempts: int = _setting(
+        20, "Failed console sign-ins per client address in 15 minutes before it is refused."
+    )
 
     def __post_init__(self) -> None:
         if self.link_max_age_days != 0 and self.link_max_age_days < MIN_LINK_AGE_DAYS:

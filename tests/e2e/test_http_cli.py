@@ -16,6 +16,7 @@ import pytest
 from commpref.domain.scopes import ALL_SCOPES, BATCH_WRITE, READ
 from commpref.storage.migrations import LATEST
 from tests.e2e.http_helpers import url
+from tests.support.console import sign_in
 from tests.support.server import COMMPREF, Server, free_port, started_server, until
 
 EMAIL = {"channel": "EMAIL"}
@@ -227,7 +228,7 @@ def _labelled(output: str) -> dict[str, str]:
 def test_demo_is_made_once_and_reused_and_its_curl_line_works(server: Server) -> None:
     first = _labelled(server.cli("demo", "--port", str(server.port)).stdout)
     second = _labelled(server.cli("demo", "--port", str(server.port)).stdout)
-    assert list(first) == ["database", "portal", "token", "try", "api"]
+    assert list(first) == ["database", "portal", "token", "try", "api", "console"]
     assert first["database"] == server.database_url
     assert first["portal"] == second["portal"]
     secret = first["token"].split()[0]
@@ -256,6 +257,24 @@ def test_demo_is_made_once_and_reused_and_its_curl_line_works(server: Server) ->
     third = _labelled(server.cli("demo", "--port", str(server.port)).stdout)
     assert "(new;" in third["token"] and third["token"].split()[0] != secret
     assert kept.read_text().strip() == third["token"].split()[0]
+
+
+def test_demo_prints_a_console_sign_in_that_works_and_is_kept(server: Server) -> None:
+    first = _labelled(server.cli("demo", "--port", str(server.port)).stdout)["console"]
+    assert first.startswith(f"{server.base_url}/console/ (sign in as owner@example.com, ")
+    password = first.split("password ")[1].split(";")[0]
+    kept = Path(first.split("kept in ")[1].rstrip(")"))
+    assert kept.read_text().split() == ["owner@example.com", password]
+    assert kept.stat().st_mode & 0o777 == 0o600
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        assert sign_in(client, "owner@example.com", password).status_code == 303
+        assert client.get("/console/").status_code == 200
+    again = _labelled(server.cli("demo", "--port", str(server.port)).stdout)["console"]
+    assert again == first  # the kept password still signs in: reused
+    server.cli("user", "set-password", "--email", "owner@example.com", "--generate-password")
+    third = _labelled(server.cli("demo", "--port", str(server.port)).stdout)["console"]
+    assert third != first
+    assert kept.read_text().split()[1] == third.split("password ")[1].split(";")[0]
 
 
 def test_python_dash_m(server: Server) -> None:

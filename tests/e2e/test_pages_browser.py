@@ -10,34 +10,21 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect
 
 from commpref.services import admin
 from commpref.services.context import now_ms
 from tests.e2e.http_helpers import B, url
+from tests.support.browser import DOCS_SHOTS, chromium, off_loop
 from tests.support.server import Portal, Server
 
-T = TypeVar("T")
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 EMAIL = "jane.doe@example.com"
 WEEKLY = ("Weekly roast notes", "Tasting notes and brewing tips for the beans of the week.")
 EVENTS = ("Events and tastings", "Invitations to cuppings and open days near you.")
@@ -47,34 +34,9 @@ WEEKLY_DE = (
 )
 
 
-def off_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a helper that calls asyncio.run: Playwright's sync API keeps a loop running here."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(fn, *args, **kwargs).result()
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs chromium")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=FLAGS,
-            java_script_enabled=False,  # the pages must work without it
-            viewport={"width": 960, "height": 760},
-            locale="en-US",
-            color_scheme="light",
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    yield from chromium(tmp_path_factory.mktemp("chromium-profile"))
 
 
 @dataclass

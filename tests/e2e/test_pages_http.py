@@ -3,6 +3,8 @@ escaping, languages, brands, and the ledger entries a page writes (actor and sou
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import subprocess
@@ -15,6 +17,7 @@ import pytest
 from commpref.services import admin, links
 from commpref.services.context import now_ms
 from commpref.services.links import LinkClaims
+from commpref.web import render
 from tests.e2e.http_helpers import B, url
 from tests.support.server import COMMPREF, Portal, Server, free_port
 
@@ -493,3 +496,36 @@ def test_the_cli_helper_warns_when_the_links_are_not_https(server: Server) -> No
     )
     assert secure.stdout.startswith("List-Unsubscribe: <https://prefs.example.com/")
     assert secure.stderr == ""
+
+
+def test_a_branded_portal_dresses_its_pages_and_the_csp_allows_just_that(
+    server: Server,
+) -> None:
+    portal = server.new_portal(name="Internal name")
+    server.admin(
+        admin.update_portal,
+        portal_id=portal.id,
+        brand_name="Northwind <Coffee>",
+        brand_logo_url="https://cdn.northwind.example/logo.png",
+        brand_colour="#fde047",  # light: the masthead's text turns dark
+    )
+    link = generate(server, portal)["managePreferencesUrl"]
+    page = httpx.get(link)
+    assert page.status_code == 200
+    assert "Northwind &lt;Coffee&gt;" in page.text and "Internal name" not in page.text
+    assert '<img class="logo" src="https://cdn.northwind.example/logo.png"' in page.text
+    style = re.search(r"<style>(.*?)</style>", page.text)
+    assert style is not None
+    assert "--mast:#fde047;--on-mast:#111827" in style.group(1)
+    csp = page.headers["content-security-policy"]
+    digest = base64.b64encode(hashlib.sha256(style.group(1).encode()).digest()).decode()
+    assert f"style-src 'self' 'sha256-{digest}'" in csp
+    assert csp.endswith("; img-src https://cdn.northwind.example")
+    assert "but the logo of Northwind &lt;Coffee&gt;" in page.text
+    server.admin(admin.update_portal, portal_id=portal.id, brand_colour="#1e3a8a")
+    dark = httpx.get(link)
+    assert "--mast:#1e3a8a;--on-mast:#ffffff" in dark.text
+    plain = server.new_portal(name="Plain")
+    unbranded = httpx.get(generate(server, plain)["managePreferencesUrl"])
+    assert "<style>" not in unbranded.text and "<img" not in unbranded.text
+    assert unbranded.headers["content-security-policy"] == render.CSP

@@ -14,6 +14,7 @@ from commpref.storage.migrations import LATEST, MIGRATIONS, Migration
 from commpref.storage.postgres.connection import MIGRATION_LOCK, apply_migrations
 from commpref.storage.postgres.store import PostgresStore
 from tests.conftest import POSTGRES_URL
+from tests.integration.test_store_tallies import T, old_rows, recounted_here
 from tests.support.postgres import fresh_database
 
 pytestmark = [
@@ -130,3 +131,44 @@ async def test_a_failing_migration_leaves_nothing_of_itself(empty_url: str) -> N
     finally:
         await con.close()
     assert await applied(empty_url) == [m.version for m in MIGRATIONS]
+
+
+async def test_an_upgrade_counts_the_tallies_of_what_the_database_holds(empty_url: str) -> None:
+    # Records and ledger entries written at migration 7, before the tallies existed.
+    con = await asyncpg.connect(empty_url)
+    try:
+        await apply_migrations(con, upto=7)
+        await con.executemany(
+            "INSERT INTO portals (id, name, secret, created_at) VALUES ($1, $2, $3, $4)",
+            [(1, "Old", "s" * 64, 1), (2, "Other", "t" * 64, 1)],
+        )
+        for portal_id, email, state, changes, actor in old_rows():
+            await con.execute(
+                "INSERT INTO events (portal_id, email, at, source, actor, correlation_id, "
+                "changes) VALUES ($1, $2, $3, 'Old', $4, 'c', $5)",
+                portal_id, email, T, actor, changes,
+            )  # fmt: skip
+            if state is not None:
+                await con.execute(
+                    "INSERT INTO subscribers (portal_id, email, created_at, state) "
+                    "VALUES ($1, $2, $3, $4)",
+                    portal_id, email, T, state,
+                )  # fmt: skip
+    finally:
+        await con.close()
+
+    store = PostgresStore(empty_url)
+    await store.open()
+    try:
+        for portal_id, subscribers in ((1, 5), (2, 10)):
+            expected = await recounted_here(store, portal_id)
+            assert expected.subscribers == subscribers
+            assert await store.tallies(portal_id, since_day=0) == expected
+    finally:
+        await store.close()
+    con = await asyncpg.connect(empty_url)
+    try:  # counted once, into the totals: nothing pending
+        assert await con.fetchval("SELECT count(*) FROM tally_deltas") == 0
+        assert await con.fetchval("SELECT count(*) FROM tallies WHERE portal_id = 2") > 0
+    finally:
+        await con.close()

@@ -10,7 +10,7 @@ import hashlib
 
 import pytest
 
-from commpref.domain.model import Portal, Translation
+from commpref.domain.model import BusinessUnit, Portal, Translation
 from commpref.errors import NotFound, ValidationError
 from commpref.storage import migrations
 from commpref.storage.store import Store
@@ -209,6 +209,100 @@ async def test_translations_appear_in_the_context_by_language_code(store: Store)
         Translation("fr", "Service client", "FR2", NOW + 1, NOW + 3),
     )
     assert ctx.definitions[0].translations == ()
+
+
+async def test_a_translation_is_deleted_in_one_language_only(store: Store) -> None:
+    portal = await store.create_portal(name="A", now=NOW)
+    other = await store.create_portal(name="B", now=NOW)
+    d, e = (await store.portal_context(portal.id)).definitions[:2]
+    theirs = (await store.portal_context(other.id)).definitions[0]
+    for definition_id in (d.id, e.id, theirs.id):
+        for lang in ("de", "fr"):
+            await store.set_translation(
+                definition_id=definition_id, language_code=lang, name=lang, description="",
+                now=NOW,
+            )  # fmt: skip
+    assert await store.delete_translation(definition_id=d.id, language_code="fr") is True
+    assert await store.delete_translation(definition_id=d.id, language_code="fr") is False
+    assert await store.delete_translation(definition_id=d.id, language_code="es") is False
+    missing = max(x.id for x in (await store.portal_context(other.id)).definitions) + 1000
+    assert await store.delete_translation(definition_id=missing, language_code="de") is False
+
+    async def languages(portal_id: int, definition_id: int) -> list[str]:
+        found = (await store.portal_context(portal_id)).definition(definition_id)
+        assert found is not None
+        return [t.language_code for t in found.translations]
+
+    assert await languages(portal.id, d.id) == ["de"]
+    assert await languages(portal.id, e.id) == ["de", "fr"]
+    assert await languages(other.id, theirs.id) == ["de", "fr"]
+
+
+async def test_business_units_are_listed_and_renamed_within_their_portal(store: Store) -> None:
+    portal = await store.create_portal(name="A", brands=True, now=NOW)
+    other = await store.create_portal(name="B", now=NOW)
+    assert await store.list_business_units(portal.id) == [BusinessUnit(portal.id, 0, "Account")]
+    await store.create_business_unit(portal_id=portal.id, business_unit_id=9, name="Nine")
+    await store.create_business_unit(portal_id=portal.id, business_unit_id=7, name="Seven")
+    renamed = await store.rename_business_unit(
+        portal_id=portal.id, business_unit_id=7, name="Sieben <b>"
+    )
+    assert renamed == BusinessUnit(portal.id, 7, "Sieben <b>")
+    assert await store.rename_business_unit(
+        portal_id=portal.id, business_unit_id=0, name="Main"
+    ) == BusinessUnit(portal.id, 0, "Main")
+    assert await store.list_business_units(portal.id) == [
+        BusinessUnit(portal.id, 0, "Main"),
+        BusinessUnit(portal.id, 7, "Sieben <b>"),
+        BusinessUnit(portal.id, 9, "Nine"),
+    ]
+    with pytest.raises(NotFound):
+        await store.rename_business_unit(portal_id=portal.id, business_unit_id=8, name="X")
+    with pytest.raises(NotFound):  # another portal's unit is not this portal's
+        await store.rename_business_unit(portal_id=other.id, business_unit_id=7, name="X")
+    with pytest.raises(ValidationError):
+        await store.create_business_unit(portal_id=portal.id, business_unit_id=7, name="Again")
+    assert await store.list_business_units(other.id) == [BusinessUnit(other.id, 0, "Account")]
+    assert await store.list_business_units(max(portal.id, other.id) + 1000) == []
+    assert (await store.portal_context(portal.id)).business_units == frozenset({0, 7, 9})
+
+
+async def test_portal_branding_is_stored_read_back_and_cleared(store: Store) -> None:
+    portal = await store.create_portal(name="A", now=NOW)
+    await store.create_token(
+        portal_id=portal.id, name="t", secret_hash=secret_hash("b"), scopes=frozenset({"x"}),
+        now=NOW,
+    )  # fmt: skip
+    found = await store.authenticate(secret_hash("b"))  # fills the authentication caches
+    assert found is not None and found[1].portal.brand_name is None
+    assert (portal.brand_name, portal.brand_logo_url, portal.brand_colour) == (None, None, None)
+    branded = await store.update_portal(
+        portal.id,
+        brand_name="Acme ‮ <script>",
+        brand_logo_url="https://cdn.example.com/logo.png",
+        brand_colour="#0a0b0c",
+    )
+    assert branded == Portal(
+        portal.id,
+        "A",
+        created_at=NOW,
+        brand_name="Acme ‮ <script>",
+        brand_logo_url="https://cdn.example.com/logo.png",
+        brand_colour="#0a0b0c",
+    )
+    assert await store.get_portal(portal.id) == branded
+    assert branded in await store.list_portals()
+    assert (await store.portal_context(portal.id)).portal == branded
+    found = await store.authenticate(secret_hash("b"))  # the change reaches every cache
+    assert found is not None and found[1].portal == branded
+    cleared = await store.update_portal(portal.id, brand_logo_url=None, brand_colour=None)
+    assert (cleared.brand_name, cleared.brand_logo_url, cleared.brand_colour) == (
+        "Acme ‮ <script>",
+        None,
+        None,
+    )
+    found = await store.authenticate(secret_hash("b"))
+    assert found is not None and found[1].portal == cleared
 
 
 async def test_tokens_are_created_listed_and_authenticated(store: Store) -> None:

@@ -132,6 +132,16 @@ EXTENSIONS = {
     "commpref.export.read",
     "commpref.webhooks.write",
     "commpref.subscribers.erase",
+    "commpref.types.read",
+    "commpref.types.write",
+    "commpref.business_units.read",
+    "commpref.business_units.write",
+    "commpref.tokens.read",
+    "commpref.tokens.write",
+    "commpref.portal.read",
+    "commpref.portal.write",
+    "commpref.users.read",
+    "commpref.users.write",
 }
 
 
@@ -147,3 +157,25 @@ def test_an_extension_scope_is_granted_by_itself_or_admin_only(scope: str) -> No
     assert scopes.allows_extension(scope, frozenset({"commpref.admin"}))
     others = frozenset(scopes.ALL_SCOPES - {scope, "commpref.admin"})
     assert not scopes.allows_extension(scope, others)
+
+
+def test_extension_scopes_are_exactly_the_commpref_ones() -> None:
+    assert scopes.EXTENSION_SCOPES == EXTENSIONS
+    assert all(s.startswith("commpref.") for s in scopes.EXTENSION_SCOPES)
+
+
+@pytest.mark.parametrize(
+    ("held", "wanted", "allowed"),
+    [
+        ({"commpref.tokens.write", "commpref.types.read"}, {"commpref.types.read"}, True),
+        ({"commpref.tokens.write"}, {"commpref.tokens.write"}, True),
+        ({"commpref.tokens.write"}, {"commpref.types.read"}, False),
+        ({"commpref.tokens.write", READ}, {READ, WRITE}, False),
+        ({"commpref.tokens.write"}, {"commpref.admin"}, False),
+        ({"commpref.admin"}, {READ_WRITE, BATCH_WRITE, "commpref.admin"}, True),
+    ],
+)
+def test_a_token_grants_only_scopes_it_holds_unless_admin(
+    held: set[str], wanted: set[str], allowed: bool
+) -> None:
+    assert scopes.may_grant(frozenset(held), frozenset(wanted)) is allowed

@@ -1,9 +1,10 @@
 """The `commpref` command: the `main` group, with the commands of this package's modules.
 
 - `serve.py`: serve, migrate, demo
-- `admin.py`: portal, business-unit, definition, token
+- `admin.py`: portal, business-unit, definition, token, tallies
 - `links.py`: list-unsubscribe
 - `bulk.py`: history, import, export, erase
+- `users.py`: user (the console's users)
 - `options.py`: what they share (`--database-url`, settings, running against the store,
   one-line errors)
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import click
 
-from commpref.cli import admin, bulk, links, serve
+from commpref.cli import admin, bulk, links, serve, users
 
 
 @click.group()
@@ -21,5 +22,5 @@ def main() -> None:
     """commpref: HubSpot's Communication Preferences API, self-hosted."""
 
 
-for command in (*serve.COMMANDS, *admin.COMMANDS, *links.COMMANDS, *bulk.COMMANDS):
+for command in (*serve.COMMANDS, *admin.COMMANDS, *links.COMMANDS, *bulk.COMMANDS, *users.COMMANDS):
     main.add_command(command)

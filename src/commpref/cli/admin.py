@@ -1,5 +1,6 @@
 """`commpref portal`, `business-unit`, `definition` and `token`: set up a portal, its
-brands and subscription definitions, and the API tokens that reach it."""
+brands and subscription definitions, and the API tokens that reach it; `tallies`: repair
+the standing counts the console shows."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import click
 
 from commpref.cli import lists
 from commpref.cli.options import build_settings, database_url_option, fail, run
-from commpref.domain.model import RATE_LIMIT_TIERS
+from commpref.domain.model import RATE_LIMIT_TIERS, PortalContext, Status
 from commpref.domain.scopes import ALL_SCOPES
+from commpref.domain.tallies import Tallies
 from commpref.services import admin
 from commpref.storage.store import Store
 
@@ -77,6 +79,9 @@ def portal_erasure_key(portal_id: int, database_url: str | None) -> None:
 @click.option("--strict-v3-unknown-404/--no-strict-v3-unknown-404", default=None)
 @click.option("--batch-scopes/--no-batch-scopes", default=None)
 @click.option("--rate-limit-tier", type=click.Choice([*RATE_LIMIT_TIERS, "none"]), default=None)
+@click.option("--brand-name", default=None, help='The preference pages\' brand name ("": none).')
+@click.option("--brand-logo-url", default=None, help='An https URL of the pages\' logo ("": none).')
+@click.option("--brand-colour", default=None, help='The pages\' colour, #rrggbb ("": none).')
 @database_url_option
 def portal_set(
     portal_id: int,
@@ -86,6 +91,9 @@ def portal_set(
     strict_v3_unknown_404: bool | None,
     batch_scopes: bool | None,
     rate_limit_tier: str | None,
+    brand_name: str | None,
+    brand_logo_url: str | None,
+    brand_colour: str | None,
     database_url: str | None,
 ) -> None:
     """Change portal settings; prints the portal id."""
@@ -97,6 +105,9 @@ def portal_set(
             "default_language": default_language,
             "strict_v3_unknown_404": strict_v3_unknown_404,
             "batch_scopes_enabled": batch_scopes,
+            "brand_name": brand_name,
+            "brand_logo_url": brand_logo_url,
+            "brand_colour": brand_colour,
         }.items()
         if v is not None
     }
@@ -233,7 +244,49 @@ def token_revoke(portal_id: int, token_id: int, database_url: str | None) -> Non
     click.echo(token_id)
 
 
+# --- tallies -----------------------------------------------------------------------------
+
+
+@click.group("tallies")
+def tallies() -> None:
+    """The standing counts and daily totals the console shows."""
+
+
+@tallies.command("recount")
+@click.option("--portal", "portal_id", type=int, default=None, help="Default: every portal.")
+@database_url_option
+def tallies_recount(portal_id: int | None, database_url: str | None) -> None:
+    """Count again from the stored statuses and the ledger, replacing the tallies kept as
+    changes commit (a repair: writes to the portal wait meanwhile); prints the counts."""
+
+    async def recount(store: Store) -> list[tuple[PortalContext, Tallies]]:
+        ids = [portal_id] if portal_id is not None else [p.id for p in await store.list_portals()]
+        done = []
+        for pid in ids:
+            ctx = await store.portal_context(pid)  # an unknown portal fails here
+            done.append((ctx, await store.recount_tallies(pid)))
+        return done
+
+    for ctx, counted in run(build_settings(database_url), recount):
+        p = ctx.portal
+        click.echo(f"portal {p.id} ({p.name}): {counted.subscribers:,} subscribers, "
+                   f"{counted.opted_out():,} opted out of all")  # fmt: skip
+        for unit in sorted(ctx.business_units - {0}):
+            click.echo(f"  business unit {unit}: {counted.opted_out(unit):,} opted out of all")
+        for d in ctx.definitions:
+            figures = ", ".join(
+                f"{counted.count(d.id, status):,} {label}"
+                for status, label in (
+                    (Status.SUBSCRIBED, "subscribed"),
+                    (Status.UNSUBSCRIBED, "unsubscribed"),
+                    (Status.NOT_SPECIFIED, "not specified"),
+                )
+            )
+            archived = "" if d.is_active else " (archived)"
+            click.echo(f"  type {d.id} {d.name}{archived}: {figures}")
+
+
 portal.add_command(lists.portal_list)
 definition.add_command(lists.definition_list)
 token.add_command(lists.token_list)
-COMMANDS: tuple[click.Command, ...] = (portal, business_unit, definition, token)
+COMMANDS: tuple[click.Command, ...] = (portal, business_unit, definition, token, tallies)

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from commpref.cli.options import build_settings, database_url_option, run
 from commpref.domain.formats import format_ms
+from commpref.services import admin
 from commpref.storage.store import Store
 
 json_option = click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
@@ -65,13 +66,13 @@ def definition_list(
     """List a portal's subscription definitions (types)."""
 
     async def definitions(store: Store) -> list[dict[str, Any]]:
-        ctx = await store.portal_context(portal_id)
+        found = await admin.list_definitions(store=store, portal_id=portal_id)
         return [
             {"id": d.id, "name": d.name, "description": d.description,
              "business_unit_id": d.business_unit_id, "purpose": d.purpose,
              "communication_method": d.communication_method, "active": d.is_active,
              "translations": sorted(t.language_code for t in d.translations)}
-            for d in ctx.definitions
+            for d in found
             if archived or d.is_active
         ]  # fmt: skip
 
@@ -90,13 +91,12 @@ def token_list(portal_id: int, as_json: bool, database_url: str | None) -> None:
     secrets cannot be shown: only their hashes are stored."""
 
     async def tokens(store: Store) -> list[dict[str, Any]]:
-        await store.portal_context(portal_id)  # an unknown portal is an error, not []
-        used = await store.token_uses(portal_id)
         return [
             {"id": t.id, "name": t.name, "scopes": sorted(t.scopes), "app_id": t.app_id,
-             "created": _time(t.created_at), "last_used": _time(used.get(t.id)),
+             "created": _time(t.created_at), "last_used": _time(info.last_used_at),
              "expires": _time(t.expires_at), "revoked": _time(t.revoked_at)}
-            for t in await store.list_tokens(portal_id)
+            for info in await admin.list_tokens(store=store, portal_id=portal_id)
+            for t in (info.token,)
         ]  # fmt: skip
 
     rows = run(build_settings(database_url), tokens)

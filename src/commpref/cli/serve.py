@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import secrets
 import shlex
 import sys
 import tempfile
@@ -18,13 +19,14 @@ from commpref.cli import supervisor
 from commpref.cli.options import build_settings, database_url_option, redact, run
 from commpref.domain.scopes import ALL_SCOPES
 from commpref.errors import CommprefError
-from commpref.services import admin, auth, links
+from commpref.services import admin, auth, console, links
 from commpref.services.context import now_ms
 from commpref.storage.sqlite.connection import database_path
 from commpref.storage.store import Store
 
 GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython: 700)
 DEMO_PORTAL = "Demo"
+DEMO_USER = "owner@example.com"
 
 
 @click.command("serve")
@@ -125,13 +127,15 @@ def migrate(database_url: str | None) -> None:
 @click.option("--port", type=int, default=None, help="Port the curl line points at.")
 @database_url_option
 def demo(host: str | None, port: int | None, database_url: str | None) -> None:
-    """Make a "Demo" portal and an all-scopes token, once: later runs reuse both (the token
-    is kept in a file only its owner can read, beside the SQLite database). Prints labelled
-    lines: the database, the portal id, the token, a curl line, where the API is described."""
+    """Make a "Demo" portal, an all-scopes token and a console owner, once: later runs reuse
+    them (the token and the owner's password are kept in files only their owner can read,
+    beside the SQLite database). Prints labelled lines: the database, the portal id, the
+    token, a curl line, where the API is described, how to sign in to the console."""
     settings = build_settings(database_url, host=host, port=port)
     kept = _token_file(settings.database_url)
 
-    async def setup(store: Store) -> tuple[int, str, bool]:
+    async def setup(store: Store) -> tuple[int, str, bool, tuple[str, bool]]:
+        user = await _demo_user(store, kept)
         portals = [p for p in await store.list_portals() if p.name == DEMO_PORTAL]
         portal_id = (
             portals[0].id
@@ -146,19 +150,17 @@ def demo(host: str | None, port: int | None, database_url: str | None) -> None:
                 pass
             else:
                 if ctx.portal.id == portal_id and token.scopes >= ALL_SCOPES:
-                    return portal_id, secret, True
+                    return portal_id, secret, True, user
         _, secret = await admin.create_token(
             store=store, portal_id=portal_id, scopes=ALL_SCOPES, name="demo"
         )
-        return portal_id, secret, False
+        return portal_id, secret, False, user
 
-    portal_id, secret, reused = run(settings, setup, create=True)
+    portal_id, secret, reused, (password, password_reused) = run(settings, setup, create=True)
     if not reused:
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secret + "\n")
-        os.chmod(kept, 0o600)  # an existing file keeps its mode through O_CREAT
+        _keep(kept, secret)
+    if not password_reused:
+        _keep(kept.with_name("demo-console"), f"{DEMO_USER}\n{password}")
     base = links.base_url(settings)
     path = "/communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL"
     curl = ["curl", "-sS", "-X", "POST", base + path, "-H", f"Authorization: Bearer {secret}",
@@ -172,8 +174,42 @@ def demo(host: str | None, port: int | None, database_url: str | None) -> None:
                   f"commpref token create --portal {portal_id} --all-scopes)"),
         ("try", shlex.join(curl)),
         ("api", f"{base}/docs (the reference; as OpenAPI 3.1: {base}/openapi.json)"),
+        ("console", f"{base}/console/ (sign in as {DEMO_USER}, password {password}; "
+                    f"kept in {kept.with_name('demo-console')})"),
     ):  # fmt: skip
         click.echo(f"{label + ':':<10}{value}")
+
+
+def _keep(path: Path, secret: str) -> None:
+    """Write a secret to a file only its owner can read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT
+
+
+async def _demo_user(store: Store, kept: Path) -> tuple[str, bool]:
+    """The demo console owner's password: the kept one while it still signs in, else a new
+    one (the user is created, or given the new password)."""
+    kept_user = kept.with_name("demo-console")
+    if kept_user.exists():
+        lines = kept_user.read_text().split()
+        if len(lines) == 2 and await console.check_credentials(
+            store=store, email=lines[0], password=lines[1]
+        ):
+            return lines[1], True
+    password = secrets.token_urlsafe(15)
+    user = await store.find_user(DEMO_USER)
+    if user is None:
+        await console.create_user(
+            store=store, email=DEMO_USER, password=password, role="owner", portals=None,
+            now=now_ms(),
+        )  # fmt: skip
+    else:
+        await console.set_password(store=store, user_id=user.id, password=password, now=now_ms())
+        await store.update_user(user.id, now=now_ms(), disabled=False)
+    return password, False
 
 
 def _token_file(database_url: str) -> Path:

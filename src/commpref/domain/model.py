@@ -69,6 +69,10 @@ class Portal:
     rate_limit_tier: str | None = None
     batch_scopes_enabled: bool = True
     created_at: int = 0
+    # The preference pages' branding: a name, an https logo URL, a `#rrggbb` colour.
+    brand_name: str | None = None
+    brand_logo_url: str | None = None
+    brand_colour: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,35 @@ IMPORT_WRITE = "commpref.import.write"
 EXPORT_READ = "commpref.export.read"
 WEBHOOKS_WRITE = "commpref.webhooks.write"
 SUBSCRIBERS_ERASE = "commpref.subscribers.erase"
+TYPES_READ = "commpref.types.read"  # subscription types (definitions) and their translations
+TYPES_WRITE = "commpref.types.write"
+BUSINESS_UNITS_READ = "commpref.business_units.read"
+BUSINESS_UNITS_WRITE = "commpref.business_units.write"
+TOKENS_READ = "commpref.tokens.read"
+TOKENS_WRITE = "commpref.tokens.write"
+PORTAL_READ = "commpref.portal.read"  # the portal's settings and its preference pages' branding
+PORTAL_WRITE = "commpref.portal.write"
+USERS_READ = "commpref.users.read"  # the console users who see the portal
+USERS_WRITE = "commpref.users.write"  # add them, change their role, password or state
 EXTENSION_SCOPES = frozenset(
-    {ADMIN, HISTORY_READ, IMPORT_WRITE, EXPORT_READ, WEBHOOKS_WRITE, SUBSCRIBERS_ERASE}
+    {
+        ADMIN,
+        HISTORY_READ,
+        IMPORT_WRITE,
+        EXPORT_READ,
+        WEBHOOKS_WRITE,
+        SUBSCRIBERS_ERASE,
+        TYPES_READ,
+        TYPES_WRITE,
+        BUSINESS_UNITS_READ,
+        BUSINESS_UNITS_WRITE,
+        TOKENS_READ,
+        TOKENS_WRITE,
+        PORTAL_READ,
+        PORTAL_WRITE,
+        USERS_READ,
+        USERS_WRITE,
+    }
 )
 
 
@@ -95,3 +122,9 @@ def required_for_message(op: Op) -> tuple[list[str], bool]:
 def allows_extension(scope: str, held: frozenset[str]) -> bool:
     """An extension operation needs its own scope, or `commpref.admin`."""
     return scope in held or ADMIN in held
+
+
+def may_grant(held: frozenset[str], wanted: frozenset[str]) -> bool:
+    """A token may give a new token only scopes it holds itself, unless it holds
+    `commpref.admin` (no token makes a stronger one)."""
+    return ADMIN in held or wanted <= held

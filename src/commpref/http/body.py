@@ -364,7 +364,7 @@ def decode_struct(raw: bytes, schema: type[msgspec.Struct]) -> Any:
         raise ValidationError("Invalid input JSON on line 1, column 1: empty body")
     try:
         return msgspec.json.decode(raw, type=schema)
-    except msgspec.ValidationError as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise ValidationError(f"Invalid input JSON: {exc}") from exc
-    except msgspec.DecodeError as exc:
-        raise ValidationError(f"Invalid input JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:  # a string that is not UTF-8
+        raise ValidationError("Invalid input JSON: the body is not UTF-8") from exc

@@ -104,22 +104,37 @@ class Router(Generic[T]):
 
 
 class Paths(Generic[T]):
-    """Routes whole paths, each answering some methods: the service endpoints and the
-    preference pages, whose paths carry no version and no parameter."""
+    """Routes whole paths, each answering some methods: the service endpoints, the
+    preference pages and the console, whose paths carry no version; a path may have one
+    `{parameter}` segment (literal paths win over templated ones)."""
 
     def __init__(self, routes: Iterable[tuple[str, str, T]]) -> None:
         self.by_path: dict[str, dict[str, T]] = {}
+        templated: dict[tuple[str | None, ...], dict[str, dict[str, T]]] = {}
         for method, path, target in routes:
-            self.by_path.setdefault(path, {})[method] = target
+            if "{" in path:
+                parts = tuple(None if s.startswith("{") else s for s in path.split("/"))
+                templated.setdefault(parts, {}).setdefault("", {})[method] = target
+            else:
+                self.by_path.setdefault(path, {})[method] = target
+        self.templates = [_Template(parts, ops) for parts, ops in templated.items()]
 
-    def resolve(self, method: str, raw_path: str) -> tuple[T, str, None]:
+    def resolve(self, method: str, raw_path: str) -> tuple[T, str, str | None]:
         methods = self.by_path.get(raw_path)
+        param: str | None = None
         if methods is None:
-            raise not_found(method, raw_path)
+            segments = raw_path.split("/")
+            for template in self.templates:
+                matched, param = template.match(segments)
+                if matched:
+                    methods = template.ops[""]
+                    break
+            else:
+                raise not_found(method, raw_path)
         target = methods.get(method)
         if target is None:
             raise method_not_allowed(method, raw_path, methods)
-        return target, "", None
+        return target, "", None if param is None else decode_segment(param)
 
 
 def method_not_allowed(method: str, path: str, allowed: Iterable[str]) -> MethodNotAllowed:

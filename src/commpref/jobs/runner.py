@@ -56,7 +56,7 @@ def _exited(pid: str | int) -> bool:
 
 
 class Workers:
-    """The import and webhook workers of one process, as asyncio tasks."""
+    """The import, webhook and tally workers of one process, as asyncio tasks."""
 
     def __init__(
         self,
@@ -74,13 +74,16 @@ class Workers:
 
     def start(self) -> None:
         from commpref.jobs.imports import ImportWorker
+        from commpref.jobs.tallies import TallyFolder
         from commpref.jobs.webhooks import WebhookWorker
 
         imports = ImportWorker(self.store, self.settings, owner=self.owner)
         hooks = WebhookWorker(self.store, self.settings, on_backlog=self.on_backlog)
+        folder = TallyFolder(self.store)
         loops: tuple[tuple[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]], ...] = (
             ("commpref-imports", imports.run),
             ("commpref-webhooks", hooks.run),
+            ("commpref-tallies", folder.run),
         )
         for name, loop in loops:
             self._tasks.append(asyncio.create_task(loop(self._stop), name=name))

@@ -1,14 +1,109 @@
-"""Managing portals, business units, definitions and tokens (CLI and /commpref/v1)."""
+"""Managing portals, business units, definitions (subscription types) and their
+translations, and tokens: the one place their rules live, for the CLI and /commpref/v1.
+
+Text a person types (names, descriptions, branding) is stored as given, markup and all:
+every page escapes it. Only what cannot be stored or shown on one line is refused (control
+characters; NUL, which PostgreSQL cannot store), and what is too long.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
 from commpref.domain import erasure
+from commpref.domain.formats import INT64_MAX
 from commpref.domain.model import RATE_LIMIT_TIERS, BusinessUnit, Definition, Portal, Token
-from commpref.domain.scopes import ALL_SCOPES
-from commpref.errors import ValidationError
+from commpref.domain.scopes import ADMIN, ALL_SCOPES, may_grant
+from commpref.errors import AuthenticationError, MissingScopes, NotFound, ValidationError
 from commpref.services import auth
-from commpref.services.context import now_ms
+from commpref.services.context import Call, now_ms
 from commpref.storage.store import Store
+
+MAX_NAME = 100  # names: portals, business units, subscription types, tokens, brands
+MAX_TEXT = 1000  # descriptions
+MAX_LABEL = 100  # a subscription type's purpose and communication method
+MAX_URL = 2000
+MAX_LANGUAGE = 35
+# A BCP 47 language tag as HubSpot spells them (`en`, `de`, `pt-br`, `zh-hant-tw`): a 2-3
+# letter language, then subtags; kept in lower case, so `de-DE` and `de-de` are one language.
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
+_COLOUR = re.compile(r"#[0-9a-f]{6}")
+# What RFC 3986 allows in a URL, less the apostrophe: a logo URL lands in HTML and CSS.
+_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+")
+_MULTILINE = frozenset("\t\n\r")
+DEFINITION_FIELDS = ("name", "description", "purpose", "communication_method")
+
+
+def _invalid(field: str, message: str) -> ValidationError:
+    return ValidationError(message, errors=[{"message": message, "in": field}])
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 40 else value[:37] + "...")
+
+
+def clean_text(value: str, field: str, *, limit: int, multiline: bool = False) -> str:
+    """`value` as given, unless too long or holding characters no page can show."""
+    if len(value) > limit:
+        raise _invalid(field, f"{field} is longer than {limit} characters")
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cs") and not (multiline and ch in _MULTILINE):
+            raise _invalid(field, f"{field} contains a control character ({ord(ch):#04x})")
+    return value
+
+
+def clean_name(value: str, field: str = "name") -> str:
+    """A name: trimmed, not blank, one line."""
+    trimmed = clean_text(value.strip(), field, limit=MAX_NAME)
+    if not trimmed:
+        raise _invalid(field, f"{field} must not be blank")
+    return trimmed
+
+
+def clean_language(value: str, field: str = "languageCode") -> str:
+    """A language tag, in lower case with `-` (`pt_BR` → `pt-br`)."""
+    code = value.strip().lower().replace("_", "-")
+    if len(code) > MAX_LANGUAGE or not _LANGUAGE.fullmatch(code):
+        message = f"Invalid {field} {_shown(value)}: use a language tag such as en, de or pt-br"
+        raise _invalid(field, message)
+    return code
+
+
+def _optional(value: object) -> str | None:
+    """A branding value: "" (or None) removes it."""
+    return None if value is None or value == "" else str(value)
+
+
+def clean_logo_url(value: object) -> str | None:
+    url = _optional(value)
+    if url is None:
+        return None
+    message = "brandLogoUrl is an https URL (ASCII, percent-encoded), or empty to remove it"
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a malformed port
+        ok = parts.scheme == "https" and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok or len(url) > MAX_URL or not _URL.fullmatch(url):
+        raise _invalid("brandLogoUrl", message)
+    return url
+
+
+def clean_colour(value: object) -> str | None:
+    given = _optional(value)
+    if given is None:
+        return None
+    if not _COLOUR.fullmatch(given.lower()):
+        raise _invalid("brandColour", "brandColour is #rrggbb (six hex digits), or empty")
+    return given.lower()
+
+
+# --- portals -----------------------------------------------------------------------------
 
 
 async def create_portal(
@@ -27,16 +122,35 @@ async def create_portal(
     if erasure_key is not None and not erasure.valid_key(erasure_key):
         raise ValidationError("An erasure key is 32 to 128 characters of A-Z, a-z, 0-9, _ and -")
     return await store.create_portal(
-        name=name.strip(),
+        name=clean_name(name),
         gdpr=gdpr,
         brands=brands,
-        default_language=default_language,
+        default_language=clean_language(default_language, "defaultLanguage"),
         erasure_key=erasure_key,
         now=now_ms(),
     )
 
 
+async def get_portal(*, store: Store, portal_id: int) -> Portal:
+    found = await store.get_portal(portal_id)
+    if found is None:
+        raise NotFound(f"Portal {portal_id} does not exist")
+    return found
+
+
 async def update_portal(*, store: Store, portal_id: int, **flags: object) -> Portal:
+    """Change flags (`Portal`'s fields); brand_name, brand_logo_url, brand_colour: "" or
+    None removes them."""
+    checks: dict[str, Callable[[object], object]] = {
+        "name": lambda v: clean_name(str(v)),
+        "default_language": lambda v: clean_language(str(v), "defaultLanguage"),
+        "brand_name": lambda v: None if _optional(v) is None else clean_name(str(v), "brandName"),
+        "brand_logo_url": clean_logo_url,
+        "brand_colour": clean_colour,
+    }
+    for key, check in checks.items():
+        if key in flags:
+            flags[key] = check(flags[key])
     tier = flags.get("rate_limit_tier")
     if tier is not None and tier not in RATE_LIMIT_TIERS:
         raise ValidationError(
@@ -45,14 +159,64 @@ async def update_portal(*, store: Store, portal_id: int, **flags: object) -> Por
     return await store.update_portal(portal_id, **flags)
 
 
+# --- business units ----------------------------------------------------------------------
+
+
+async def list_business_units(*, store: Store, portal_id: int) -> list[BusinessUnit]:
+    return await store.list_business_units(portal_id)
+
+
 async def create_business_unit(
     *, store: Store, portal_id: int, business_unit_id: int, name: str
 ) -> BusinessUnit:
-    if business_unit_id < 0:
-        raise ValidationError("Business unit ids are non-negative integers")
+    if not 0 <= business_unit_id <= INT64_MAX:
+        raise _invalid("id", "Business unit ids are non-negative 64-bit integers")
     return await store.create_business_unit(
-        portal_id=portal_id, business_unit_id=business_unit_id, name=name
+        portal_id=portal_id, business_unit_id=business_unit_id, name=clean_name(name)
     )
+
+
+async def rename_business_unit(
+    *, store: Store, portal_id: int, business_unit_id: int, name: str
+) -> BusinessUnit:
+    return await store.rename_business_unit(
+        portal_id=portal_id, business_unit_id=business_unit_id, name=clean_name(name)
+    )
+
+
+# --- definitions (subscription types) ----------------------------------------------------
+
+
+async def list_definitions(*, store: Store, portal_id: int) -> tuple[Definition, ...]:
+    """Every definition of the portal, archived ones and translations included, by id."""
+    return (await store.portal_context(portal_id)).definitions
+
+
+async def get_definition(*, store: Store, portal_id: int, definition_id: int) -> Definition:
+    """One of the portal's definitions; another portal's is as unknown as a missing one."""
+    found = (await store.portal_context(portal_id)).definition(definition_id)
+    if found is None:
+        raise NotFound(f"Subscription type {definition_id} does not exist")
+    return found
+
+
+def _unique(definitions: tuple[Definition, ...], new_name: str, unit: int, own: int) -> None:
+    """Names are unique within a business unit, archived types included, in any case."""
+    wanted = new_name.casefold()
+    for d in definitions:
+        if d.id != own and d.business_unit_id == unit and d.name.casefold() == wanted:
+            message = f"A subscription type named {_shown(d.name)} already exists (id {d.id})"
+            raise _invalid("name", message)
+
+
+def _definition_texts(fields: dict[str, str]) -> dict[str, str]:
+    checks: dict[str, Callable[[str], str]] = {
+        "name": clean_name,
+        "description": lambda v: clean_text(v, "description", limit=MAX_TEXT, multiline=True),
+        "purpose": lambda v: clean_text(v, "purpose", limit=MAX_LABEL),
+        "communication_method": lambda v: clean_text(v, "communicationMethod", limit=MAX_LABEL),
+    }
+    return {k: checks[k](v) for k, v in fields.items()}
 
 
 async def create_definition(
@@ -66,18 +230,137 @@ async def create_definition(
     communication_method: str = "",
     is_active: bool = True,
 ) -> Definition:
-    if not name.strip():
-        raise ValidationError("A subscription definition needs a name")
+    texts = _definition_texts(
+        {"name": name, "description": description, "purpose": purpose,
+         "communication_method": communication_method}
+    )  # fmt: skip
+    if not 0 <= business_unit_id <= INT64_MAX:
+        raise _invalid("businessUnitId", f"Business unit {business_unit_id} does not exist")
+    ctx = await store.portal_context(portal_id)
+    _unique(ctx.definitions, texts["name"], business_unit_id, own=0)
     return await store.create_definition(
         portal_id=portal_id,
-        name=name.strip(),
-        description=description,
+        name=texts["name"],
+        description=texts["description"],
         business_unit_id=business_unit_id,
-        purpose=purpose,
-        communication_method=communication_method,
+        purpose=texts["purpose"],
+        communication_method=texts["communication_method"],
         is_active=is_active,
         now=now_ms(),
     )
+
+
+async def _editable(store: Store, portal_id: int, definition_id: int) -> Definition:
+    found = await get_definition(store=store, portal_id=portal_id, definition_id=definition_id)
+    if found.is_internal:  # docs/wire-contract.md §4.3: internal types are not editable
+        raise ValidationError(
+            f"Subscription type {definition_id} is internal (isInternal) and cannot be changed"
+        )
+    return found
+
+
+async def update_definition(
+    *, store: Store, portal_id: int, definition_id: int, **fields: str
+) -> Definition:
+    """Change `DEFINITION_FIELDS`; a type's business unit never changes (the opt-outs of
+    all that cover it would change with it), and archiving is `set_definition_active`."""
+    unknown = sorted(set(fields) - set(DEFINITION_FIELDS))
+    if unknown:
+        raise ValidationError(f"Cannot change {', '.join(unknown)} of a subscription type")
+    current = await _editable(store, portal_id, definition_id)
+    checked = _definition_texts(dict(fields))
+    if "name" in checked:
+        ctx = await store.portal_context(portal_id)
+        _unique(ctx.definitions, checked["name"], current.business_unit_id, definition_id)
+    if not checked:
+        return current
+    return await store.update_definition(definition_id, now=now_ms(), **checked)
+
+
+async def set_definition_active(
+    *, store: Store, portal_id: int, definition_id: int, active: bool
+) -> Definition:
+    """Archive (False) or restore (True); statuses stored for the type are kept."""
+    current = await _editable(store, portal_id, definition_id)
+    if current.is_active == active:
+        return current
+    return await store.update_definition(definition_id, now=now_ms(), is_active=active)
+
+
+async def set_translation(
+    *,
+    store: Store,
+    portal_id: int,
+    definition_id: int,
+    language_code: str,
+    name: str,
+    description: str,
+) -> Definition:
+    """Add or replace a type's name and description in one language (internal types too:
+    the text is only shown)."""
+    await get_definition(store=store, portal_id=portal_id, definition_id=definition_id)
+    await store.set_translation(
+        definition_id=definition_id,
+        language_code=clean_language(language_code),
+        name=clean_name(name),
+        description=clean_text(description, "description", limit=MAX_TEXT, multiline=True),
+        now=now_ms(),
+    )
+    return await get_definition(store=store, portal_id=portal_id, definition_id=definition_id)
+
+
+async def delete_translation(
+    *, store: Store, portal_id: int, definition_id: int, language_code: str
+) -> Definition:
+    await get_definition(store=store, portal_id=portal_id, definition_id=definition_id)
+    code = clean_language(language_code)
+    if not await store.delete_translation(definition_id=definition_id, language_code=code):
+        raise NotFound(f"Subscription type {definition_id} has no translation in {code}")
+    return await get_definition(store=store, portal_id=portal_id, definition_id=definition_id)
+
+
+# --- tokens ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    token: Token
+    last_used_at: int | None  # as recorded by the server processes (`auth.TokenUses`)
+
+
+class BeyondOwnScopes(MissingScopes):
+    """403: a token asked to make a token with scopes it does not hold itself
+    (`scopes.may_grant`); one holding `commpref.admin` may."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(missing, all_required=True)
+        self.message = (
+            f"A token can only make tokens with scopes it holds itself (or hold {ADMIN}); "
+            f"this one lacks {', '.join(missing)}"
+        )
+
+
+async def list_tokens(*, store: Store, portal_id: int) -> list[TokenInfo]:
+    """The portal's tokens, oldest first, with when each was last used."""
+    await get_portal(store=store, portal_id=portal_id)  # an unknown portal is an error, not []
+    used = await store.token_uses(portal_id)
+    return [TokenInfo(t, used.get(t.id)) for t in await store.list_tokens(portal_id)]
+
+
+async def get_token(*, store: Store, portal_id: int, token_id: int) -> TokenInfo:
+    for info in await list_tokens(store=store, portal_id=portal_id):
+        if info.token.id == token_id:
+            return info
+    raise NotFound(f"Token {token_id} does not exist")
+
+
+async def calling_token(*, store: Store, call: Call) -> Token:
+    """The token a request of /commpref/v1 authenticated with."""
+    if call.actor.kind == "token" and call.actor.id is not None:
+        for token in await store.list_tokens(call.ctx.portal.id):
+            if str(token.id) == call.actor.id:
+                return token
+    raise AuthenticationError()
 
 
 async def create_token(
@@ -88,29 +371,44 @@ async def create_token(
     name: str = "token",
     app_id: int | None = None,
     expires_at: int | None = None,
+    granted_by: Token | None = None,
 ) -> tuple[Token, str]:
-    """A new token and its secret; the secret is shown once and stored only as a hash."""
+    """A new token and its secret; the secret is shown once and stored only as a hash.
+    `granted_by` (a token making it through the API) may give only scopes it holds, nor a
+    longer life than its own, unless it holds `commpref.admin`."""
     unknown = sorted(scopes - ALL_SCOPES)
     if unknown:
-        raise ValidationError(
-            f"Unknown scope(s): {', '.join(unknown)}. Valid scopes: {', '.join(sorted(ALL_SCOPES))}"
-        )
+        valid = ", ".join(sorted(ALL_SCOPES))
+        raise _invalid("scopes", f"Unknown scope(s): {', '.join(unknown)}. Valid scopes: {valid}")
     if not scopes:
-        raise ValidationError("A token needs at least one scope")
+        raise _invalid("scopes", "A token needs at least one scope")
+    label = clean_name(name)
+    if app_id is not None and not 0 <= app_id <= INT64_MAX:
+        raise _invalid("appId", "appId is a non-negative 64-bit integer")
+    now = now_ms()
+    if granted_by is not None:
+        if not may_grant(granted_by.scopes, scopes):
+            raise BeyondOwnScopes(sorted(scopes - granted_by.scopes))
+        limit = None if ADMIN in granted_by.scopes else granted_by.expires_at
+        if limit is not None and (expires_at is None or expires_at > limit):
+            if expires_at is not None:
+                raise _invalid("expiresAt", "expiresAt is after this token's own expiry")
+            expires_at = limit  # a token's tokens expire with it
     if await store.get_portal(portal_id) is None:
         raise ValidationError(f"Portal {portal_id} does not exist")
     secret = auth.new_secret()
     token = await store.create_token(
         portal_id=portal_id,
-        name=name,
+        name=label,
         secret_hash=auth.hash_secret(secret),
         scopes=scopes,
         app_id=app_id,
         expires_at=expires_at,
-        now=now_ms(),
+        now=now,
     )
     return token, secret
 
 
 async def revoke_token(*, store: Store, portal_id: int, token_id: int) -> bool:
+    """False for a token the portal does not have; revoking again keeps the first time."""
     return await store.revoke_token(portal_id=portal_id, token_id=token_id, now=now_ms())

@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import hashlib
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import AsyncIterable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,8 @@ from commpref.domain.imports import (
     read_record,
 )
 from commpref.domain.model import Change, Event, PortalContext, Status, Subscriber
-from commpref.errors import ValidationError
-from commpref.services.context import now_ms
+from commpref.errors import PayloadTooLarge, ValidationError
+from commpref.services.context import Call, now_ms
 from commpref.storage.imports import ImportChunk, ImportPlan
 from commpref.storage.store import Store
 from commpref.storage.subscribers import Outcome
@@ -273,6 +274,52 @@ async def create(
         correlation_id=correlation_id,
         now=now_ms(),
     )
+
+
+async def upload(
+    *,
+    store: Store,
+    call: Call,
+    chunks: AsyncIterable[bytes],
+    fmt: str,
+    file_name: str,
+    allow_resubscribe: bool,
+    max_bytes: int,
+    chunk_rows: int = CHUNK_ROWS,
+) -> ImportJob:
+    """Take a file as it arrives (the API's raw body, the console's upload) and make it a
+    PENDING job that any server process picks up; an unreadable file (or a lost database)
+    leaves a canceled job that is never claimed."""
+    digest = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(prefix="commpref-import-", suffix=f".{fmt}") as tmp:
+        size = 0
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > max_bytes:
+                raise PayloadTooLarge(f"The file is larger than the limit of {max_bytes} bytes")
+            digest.update(chunk)
+            tmp.write(chunk)
+        tmp.flush()
+        if size == 0:
+            raise ValidationError("Invalid import: empty body (the file has no bytes)")
+        path = Path(tmp.name)
+        if fmt == "csv":
+            csv_header(path)
+        job = await create(
+            store=store,
+            ctx=call.ctx,
+            fmt=fmt,
+            file_name=file_name,
+            sha256=digest.hexdigest(),
+            allow_resubscribe=allow_resubscribe,
+            actor=call.actor.label(),
+            correlation_id=call.correlation_id,
+        )
+        try:
+            return await stage(store=store, job=job, ctx=call.ctx, path=path, chunk_rows=chunk_rows)
+        except Exception:
+            await store.cancel_import(job.id, now=call.now)
+            raise
 
 
 # --- running a job ---------------------------------------------------------------------------

@@ -33,7 +33,8 @@ class AdminStore(ABC):
     @abstractmethod
     async def update_portal(self, portal_id: int, **flags: object) -> Portal:
         """Change portal flags (gdpr, brands, default_language, strict_v3_unknown_404,
-        rate_limit_tier, batch_scopes_enabled, name). Raises NotFound for an unknown portal."""
+        rate_limit_tier, batch_scopes_enabled, name) and the pages' branding (brand_name,
+        brand_logo_url, brand_colour; None clears). Raises NotFound for an unknown portal."""
 
     @abstractmethod
     async def get_portal(self, portal_id: int) -> Portal | None: ...
@@ -44,7 +45,18 @@ class AdminStore(ABC):
     @abstractmethod
     async def create_business_unit(
         self, *, portal_id: int, business_unit_id: int, name: str
-    ) -> BusinessUnit: ...
+    ) -> BusinessUnit:
+        """Raises ValidationError when the id is taken, NotFound for an unknown portal."""
+
+    @abstractmethod
+    async def rename_business_unit(
+        self, *, portal_id: int, business_unit_id: int, name: str
+    ) -> BusinessUnit:
+        """Raises NotFound for a business unit the portal does not have."""
+
+    @abstractmethod
+    async def list_business_units(self, portal_id: int) -> list[BusinessUnit]:
+        """The portal's business units, ordered by id (none for an unknown portal)."""
 
     @abstractmethod
     async def create_definition(
@@ -78,7 +90,13 @@ class AdminStore(ABC):
         name: str,
         description: str,
         now: int,
-    ) -> None: ...
+    ) -> None:
+        """Add or replace the definition's text in one language. Raises NotFound for an
+        unknown definition."""
+
+    @abstractmethod
+    async def delete_translation(self, *, definition_id: int, language_code: str) -> bool:
+        """Remove the definition's text in one language; False when it had none."""
 
     @abstractmethod
     async def create_token(

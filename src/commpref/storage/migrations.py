@@ -343,6 +343,71 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        8,
+        "standing counts and daily totals, kept as changes commit",
+        # The console's overview reads these instead of scanning subscribers or the ledger.
+        # `day` 0 holds the standing counts (`domain.tallies`), any other value the totals of
+        # one UTC day (days since the epoch; a day-0 total is told apart by its name).
+        # Writers never update a shared row, nor work out names: each transaction appends
+        # one `tally_deltas` row, its delta packed (`domain.tallies.Delta.groups`), a folder
+        # works the deltas out and moves them into `tallies`, and readers add both. The
+        # folder keeps the table small, so it needs no index beyond its key.
+        """
+        CREATE TABLE tallies (
+            portal_id BIGINT NOT NULL,
+            day BIGINT NOT NULL,
+            name TEXT NOT NULL,
+            value BIGINT NOT NULL,
+            PRIMARY KEY (portal_id, day, name)
+        ){without_rowid};
+        CREATE TABLE tally_deltas (
+            id {serial},
+            portal_id BIGINT NOT NULL,
+            deltas {blob} NOT NULL
+        )
+        """,
+    ),
+    Migration(
+        9,
+        "console users, their portals and sessions; sign-in attempts; page branding",
+        # Sessions are stored by the SHA-256 of the cookie's value, so a copy of the table
+        # signs nobody in. Attempts are kept only as long as the throttle looks back.
+        """
+        CREATE TABLE console_users (
+            id {serial},
+            email TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL,
+            all_portals {bool} NOT NULL DEFAULT {false},
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            disabled_at BIGINT
+        );
+        CREATE TABLE console_memberships (
+            user_id BIGINT NOT NULL REFERENCES console_users (id),
+            portal_id BIGINT NOT NULL REFERENCES portals (id),
+            PRIMARY KEY (user_id, portal_id)
+        );
+        CREATE TABLE console_sessions (
+            id_hash TEXT PRIMARY KEY,
+            user_id BIGINT NOT NULL REFERENCES console_users (id),
+            csrf TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            seen_at BIGINT NOT NULL,
+            ended_at BIGINT
+        );
+        CREATE INDEX console_sessions_by_user ON console_sessions (user_id);
+        CREATE TABLE signin_attempts (
+            key TEXT NOT NULL,
+            at BIGINT NOT NULL
+        );
+        CREATE INDEX signin_attempts_by_key ON signin_attempts (key, at);
+        ALTER TABLE portals ADD COLUMN brand_name TEXT;
+        ALTER TABLE portals ADD COLUMN brand_logo_url TEXT;
+        ALTER TABLE portals ADD COLUMN brand_colour TEXT
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -4,7 +4,8 @@
 `Store` is the whole interface: one small interface per concept, each with its contract in
 its own module — subscribers and their statuses (`subscribers`), the ledger and erasure
 (`ledger`), portals, definitions and tokens (`admin`), rate limits (`ratelimits`), import
-jobs (`imports`), webhooks and their outbox (`webhooks`) — plus the lifecycle and the
+jobs (`imports`), webhooks and their outbox (`webhooks`), standing counts and daily totals
+(`tallies`), console users and sessions (`console`) — plus the lifecycle and the
 observation hooks below.
 
 Contract:
@@ -18,14 +19,25 @@ from abc import abstractmethod
 from typing import Any
 
 from commpref.storage.admin import AdminStore
+from commpref.storage.console import ConsoleStore
 from commpref.storage.imports import ImportStore
 from commpref.storage.ledger import LedgerStore
 from commpref.storage.ratelimits import RateLimitStore
 from commpref.storage.subscribers import CommitListener, Outcome, SubscriberStore
+from commpref.storage.tallies import TallyStore
 from commpref.storage.webhooks import WebhookStore
 
 
-class Store(SubscriberStore, LedgerStore, AdminStore, RateLimitStore, ImportStore, WebhookStore):
+class Store(
+    SubscriberStore,
+    LedgerStore,
+    AdminStore,
+    RateLimitStore,
+    ImportStore,
+    WebhookStore,
+    TallyStore,
+    ConsoleStore,
+):
     kind: str  # "sqlite" or "postgresql"
 
     # --- lifecycle ---------------------------------------------------------------------

@@ -1,6 +1,3 @@
-"""Preference pages and RFC 8058 one-click unsubscribe, served under /hs/manage-preferences."""
-
-from commpref.web.pages import PREFIX
-from commpref.web.surface import surface
-
-__all__ = ["PREFIX", "surface"]
+"""The HTML surfaces: the recipients' preference pages (`pages`) and the operators' console
+(`console`), sharing the rendering (`render`: Jinja2, autoescaped, the pages' headers), the
+translations (`i18n`) and form bodies (`forms`)."""

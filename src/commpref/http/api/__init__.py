@@ -1,5 +1,6 @@
 """commpref's own API under `/commpref/v1/` (docs/commpref-api.md): its operation table
-(`operations`), handlers (`handlers`, `webhooks`, `links`) and wire shapes (`wire`)."""
+(`operations`), handlers (`handlers`, `webhooks`, `links`, `admin`, `users`) and wire shapes
+(`wire`; `links` and `users` keep their own)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ PATHS = f"/{PREFIX}/"  # every path under it is answered here
 SOURCE = "commpref API"  # `source` of changes made through /commpref/v1 (erasures)
 ERROR_TEXTS = {
     **errors.ERROR_TEXTS,
-    403: "Missing scope (MISSING_SCOPES): the operation's own, or commpref.admin",
-    404: "Unknown address, import job or webhook (OBJECT_NOT_FOUND)",
+    403: "Missing scope (MISSING_SCOPES): the operation's own, or commpref.admin; or a user "
+    "this token may not change (FORBIDDEN)",
+    404: "Unknown address, import job, webhook, type, business unit, token or user "
+    "(OBJECT_NOT_FOUND)",
     405: "Method not allowed",
+    409: "Already there: a console user with this address (CONFLICT)",
 }
 
 

@@ -6,13 +6,10 @@ service and shapes the answer (`http.api.wire`). Webhook handlers are in `http.a
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
-from pathlib import Path
 from typing import cast
 
 from commpref.domain.imports import ImportJob
-from commpref.errors import NotFound, PayloadTooLarge, ValidationError
+from commpref.errors import NotFound
 from commpref.http.api import wire
 from commpref.http.operation import Reply, Request, Stream
 from commpref.http.transport import read_chunks
@@ -109,45 +106,16 @@ async def create_import(rq: Request) -> Reply:
     server process picks up. Answers 202 with the job; poll it for progress."""
     settings = rq.runtime.settings
     file_name = rq.query["fileName"] or ""
-    fmt = imports.detect_format(rq.query["format"], file_name, rq.content_type)
-    limit = settings.import_max_bytes
-    digest = hashlib.sha256()
-    with tempfile.NamedTemporaryFile(prefix="commpref-import-", suffix=f".{fmt}") as tmp:
-        size = 0
-        async for chunk in read_chunks(rq.receive, settings.body_timeout_s):
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
-            digest.update(chunk)
-            tmp.write(chunk)
-        tmp.flush()
-        if size == 0:
-            raise ValidationError("Invalid import: empty body (send the file as the body)")
-        path = Path(tmp.name)
-        if fmt == "csv":
-            imports.csv_header(path)
-        job = await imports.create(
-            store=rq.runtime.store,
-            ctx=rq.call.ctx,
-            fmt=fmt,
-            file_name=file_name,
-            sha256=digest.hexdigest(),
-            allow_resubscribe=rq.query["allowResubscribe"],
-            actor=rq.call.actor.label(),
-            correlation_id=rq.call.correlation_id,
-        )
-        try:
-            job = await imports.stage(
-                store=rq.runtime.store,
-                job=job,
-                ctx=rq.call.ctx,
-                path=path,
-                chunk_rows=settings.import_chunk_rows,
-            )
-        except Exception:
-            # An unreadable file (or a lost database): the job never becomes claimable.
-            await rq.runtime.store.cancel_import(job.id, now=rq.call.now)
-            raise
+    job = await imports.upload(
+        store=rq.runtime.store,
+        call=rq.call,
+        chunks=read_chunks(rq.receive, settings.body_timeout_s),
+        fmt=imports.detect_format(rq.query["format"], file_name, rq.content_type),
+        file_name=file_name,
+        allow_resubscribe=rq.query["allowResubscribe"],
+        max_bytes=settings.import_max_bytes,
+        chunk_rows=settings.import_chunk_rows,
+    )
     return 202, wire.import_job(job)
 
 

@@ -34,7 +34,7 @@ import msgspec
 from commpref.domain import scopes
 from commpref.domain.model import PortalContext, Token
 from commpref.errors import MissingScopes
-from commpref.http.api import handlers, links, webhooks, wire
+from commpref.http.api import admin, handlers, links, users, webhooks, wire
 from commpref.http.operation import Authorize, Handler, Operation
 from commpref.http.params import Param
 
@@ -71,8 +71,9 @@ def operation(
     *,
     upload: tuple[str, ...] = (),
     param_description: str = "",
+    conflict: bool = False,
 ) -> Operation:
-    errors = {400, 401, 403, 404, 414, 429, 500, 503}
+    errors = {400, 401, 403, 404, 414, 429, 500, 503} | ({409} if conflict else set())
     if body is not None or upload:
         errors |= {408, 413, 415}
     return Operation(
@@ -103,6 +104,7 @@ SINCE = param(
     "since", "str", "A cursor from a previous page: continue after it (absent: from the start)."
 )
 EMAIL = "The email address (percent-decoded once; `+` stays `+`)."
+TYPE_ID = "The subscription type's id."
 
 OPERATIONS: tuple[Operation, ...] = (
     # --- consent history and the change feed -------------------------------------------------
@@ -327,6 +329,204 @@ OPERATIONS: tuple[Operation, ...] = (
         {202: wire.ReplayResult},
         body=wire.Replay,
         param_description="The webhook's id.",
+    ),
+    # --- subscription types -------------------------------------------------------------
+    operation(
+        "list_types",
+        "GET",
+        "types",
+        scopes.TYPES_READ,
+        admin.list_types,
+        "Every subscription type of the portal, archived ones and translations included",
+        {200: wire.SubscriptionTypeList},
+    ),
+    operation(
+        "get_type",
+        "GET",
+        "types/{typeId}",
+        scopes.TYPES_READ,
+        admin.get_type,
+        "One subscription type, with its translations",
+        {200: wire.SubscriptionType},
+        param_description=TYPE_ID,
+    ),
+    operation(
+        "create_type",
+        "POST",
+        "types",
+        scopes.TYPES_WRITE,
+        admin.create_type,
+        "Create a subscription type (its name unique within its business unit)",
+        {201: wire.SubscriptionType},
+        body=wire.SubscriptionTypeCreate,
+    ),
+    operation(
+        "update_type",
+        "PATCH",
+        "types/{typeId}",
+        scopes.TYPES_WRITE,
+        admin.update_type,
+        "Change a type's name, description, purpose or communication method (not internal ones)",
+        {200: wire.SubscriptionType},
+        body=wire.SubscriptionTypeUpdate,
+        param_description=TYPE_ID,
+    ),
+    operation(
+        "archive_type",
+        "POST",
+        "types/{typeId}/archive",
+        scopes.TYPES_WRITE,
+        admin.archive_type,
+        "Archive a type: left out of reads and pages, its stored statuses kept",
+        {200: wire.SubscriptionType},
+        param_description=TYPE_ID,
+    ),
+    operation(
+        "restore_type",
+        "POST",
+        "types/{typeId}/restore",
+        scopes.TYPES_WRITE,
+        admin.restore_type,
+        "Restore an archived type",
+        {200: wire.SubscriptionType},
+        param_description=TYPE_ID,
+    ),
+    operation(
+        "set_type_translation",
+        "PUT",
+        "types/{typeId}/translations",
+        scopes.TYPES_WRITE,
+        admin.set_translation,
+        "Add or replace a type's name and description in one language",
+        {200: wire.SubscriptionType},
+        body=wire.TranslationSet,
+        param_description=TYPE_ID,
+    ),
+    operation(
+        "delete_type_translation",
+        "DELETE",
+        "types/{typeId}/translations",
+        scopes.TYPES_WRITE,
+        admin.delete_translation,
+        "Remove a type's translation in one language",
+        {200: wire.SubscriptionType},
+        (param("languageCode", "str", "The language tag of the translation.", required=True),),
+        param_description=TYPE_ID,
+    ),
+    # --- business units -----------------------------------------------------------------
+    operation(
+        "list_business_units",
+        "GET",
+        "business-units",
+        scopes.BUSINESS_UNITS_READ,
+        admin.list_business_units,
+        "The portal's business units (brands); 0 always exists",
+        {200: wire.BusinessUnitList},
+    ),
+    operation(
+        "create_business_unit",
+        "POST",
+        "business-units",
+        scopes.BUSINESS_UNITS_WRITE,
+        admin.create_business_unit,
+        "Add a business unit (brand) with an id of your choosing",
+        {201: wire.BusinessUnitView},
+        body=wire.BusinessUnitCreate,
+    ),
+    operation(
+        "update_business_unit",
+        "PATCH",
+        "business-units/{businessUnitId}",
+        scopes.BUSINESS_UNITS_WRITE,
+        admin.rename_business_unit,
+        "Rename a business unit",
+        {200: wire.BusinessUnitView},
+        body=wire.BusinessUnitUpdate,
+        param_description="The business unit's id.",
+    ),
+    # --- tokens -------------------------------------------------------------------------
+    operation(
+        "list_tokens",
+        "GET",
+        "tokens",
+        scopes.TOKENS_READ,
+        admin.list_tokens,
+        "The portal's tokens, with when each was last used (never their secrets)",
+        {200: wire.TokenList},
+    ),
+    operation(
+        "create_token",
+        "POST",
+        "tokens",
+        scopes.TOKENS_WRITE,
+        admin.create_token,
+        "Make a token (only with scopes the caller holds, unless it holds commpref.admin); "
+        "the answer shows its secret, once",
+        {201: wire.TokenView},
+        body=wire.TokenCreate,
+    ),
+    operation(
+        "revoke_token",
+        "POST",
+        "tokens/{tokenId}/revoke",
+        scopes.TOKENS_WRITE,
+        admin.revoke_token,
+        "Revoke a token at once",
+        {200: wire.TokenView},
+        param_description="The token's id.",
+    ),
+    # --- the portal ---------------------------------------------------------------------
+    operation(
+        "get_portal",
+        "GET",
+        "portal",
+        scopes.PORTAL_READ,
+        admin.get_portal,
+        "The portal's settings and its preference pages' branding",
+        {200: wire.PortalView},
+    ),
+    operation(
+        "update_portal",
+        "PATCH",
+        "portal",
+        scopes.PORTAL_WRITE,
+        admin.update_portal,
+        "Change the portal's settings or branding (only the fields given)",
+        {200: wire.PortalView},
+        body=wire.PortalUpdate,
+    ),
+    # --- console users -------------------------------------------------------------------
+    operation(
+        "list_users",
+        "GET",
+        "users",
+        scopes.USERS_READ,
+        users.list_users,
+        "The console users who see this portal (never their passwords)",
+        {200: users.UserList},
+    ),
+    operation(
+        "create_user",
+        "POST",
+        "users",
+        scopes.USERS_WRITE,
+        users.create_user,
+        "Add a console user who sees this portal only",
+        {201: users.User},
+        body=users.UserCreate,
+        conflict=True,
+    ),
+    operation(
+        "update_user",
+        "PATCH",
+        "users/{userId}",
+        scopes.USERS_WRITE,
+        users.update_user,
+        "Change a console user's role, password or state (only users who see this portal "
+        "alone; 403 for others)",
+        {200: users.User},
+        body=users.UserUpdate,
+        param_description="The console user's id.",
     ),
     # --- preference links ----------------------------------------------------------------
     operation(

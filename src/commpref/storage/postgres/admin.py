@@ -24,6 +24,7 @@ from commpref.storage.postgres.context import (
     GET_DEFINITION,
     GET_PORTAL,
     GET_TRANSLATIONS,
+    LIST_BUSINESS_UNITS,
     LIST_PORTALS,
     LIST_TOKENS,
     NOTE_TOKEN_USES,
@@ -48,6 +49,10 @@ RETURNING {PORTAL_COLUMNS}
 
 INSERT_BUSINESS_UNIT = """
 INSERT INTO business_units (portal_id, id, name) VALUES ($1, $2, $3)
+"""
+
+RENAME_BUSINESS_UNIT = """
+UPDATE business_units SET name = $3 WHERE portal_id = $1 AND id = $2 RETURNING id
 """
 
 DEFAULT_UNIT_NAME = "Account"
@@ -81,6 +86,9 @@ PORTAL_FLAGS = frozenset(
         "strict_v3_unknown_404",
         "rate_limit_tier",
         "batch_scopes_enabled",
+        "brand_name",
+        "brand_logo_url",
+        "brand_colour",
     }
 )
 
@@ -124,6 +132,11 @@ VALUES ($1, $2, $3, $4, $5, $5)
 ON CONFLICT (definition_id, language_code)
 DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description,
     updated_at = EXCLUDED.updated_at
+"""
+
+DELETE_TRANSLATION = """
+DELETE FROM definition_translations WHERE definition_id = $1 AND language_code = $2
+RETURNING definition_id
 """
 
 # --- tokens ------------------------------------------------------------------------------
@@ -239,6 +252,20 @@ class PostgresAdmin(PostgresConnections):
                 raise ValidationError(f"Business unit {business_unit_id} already exists") from exc
         return BusinessUnit(portal_id, business_unit_id, name)
 
+    async def rename_business_unit(
+        self, *, portal_id: int, business_unit_id: int, name: str
+    ) -> BusinessUnit:
+        async with self._changing() as con:
+            found = await con.fetchval(RENAME_BUSINESS_UNIT, portal_id, business_unit_id, name)
+        if found is None:
+            raise NotFound(f"Business unit {business_unit_id} does not exist")
+        return BusinessUnit(portal_id, business_unit_id, name)
+
+    async def list_business_units(self, portal_id: int) -> list[BusinessUnit]:
+        async with self._connection() as con:
+            rows = await con.fetch(LIST_BUSINESS_UNITS, portal_id)
+        return [BusinessUnit(r[0], r[1], r[2]) for r in rows]
+
     async def create_definition(
         self,
         *,
@@ -308,6 +335,11 @@ class PostgresAdmin(PostgresConnections):
             except asyncpg.ForeignKeyViolationError as exc:
                 message = f"Subscription definition {definition_id} does not exist"
                 raise NotFound(message) from exc
+
+    async def delete_translation(self, *, definition_id: int, language_code: str) -> bool:
+        async with self._changing() as con:
+            found = await con.fetchval(DELETE_TRANSLATION, definition_id, language_code)
+        return found is not None
 
     async def create_token(
         self,

@@ -108,8 +108,9 @@ async def apply_migrations(
 
 async def create_pool(
     url: str, *, size: int, init: Callable[[Any], Awaitable[None]] | None = None
-) -> Any:
-    """A migrated connection pool, or `Unavailable` with a one-line reason."""
+) -> tuple[Any, list[int]]:
+    """A migrated connection pool and the versions of the migrations this call applied, or
+    `Unavailable` with a one-line reason."""
     try:
         pool = await asyncpg.create_pool(
             url,
@@ -126,7 +127,7 @@ async def create_pool(
         raise Unavailable(f"cannot connect to {describe(url)}: {reason}") from exc
     try:
         async with pool.acquire() as con:
-            await apply_migrations(con)
+            applied = await apply_migrations(con)
     except BaseException as exc:
         await pool.close()
         if isinstance(exc, CONNECTION_ERRORS):
@@ -135,7 +136,7 @@ async def create_pool(
             reason = str(exc).splitlines()[0]
             raise Unavailable(f"cannot migrate {describe(url)}: {reason}") from exc
         raise
-    return pool
+    return pool, applied
 
 
 @asynccontextmanager

@@ -18,7 +18,9 @@ from commpref.domain.model import Definition, Portal, PortalContext, Token, Tran
 # --- portals -----------------------------------------------------------------------------
 
 PORTAL_COLUMNS = """p.id, p.name, p.gdpr, p.brands, p.default_language,
-    p.strict_v3_unknown_404, p.rate_limit_tier, p.batch_scopes_enabled, p.created_at"""
+    p.strict_v3_unknown_404, p.rate_limit_tier, p.batch_scopes_enabled, p.created_at,
+    p.brand_name, p.brand_logo_url, p.brand_colour"""
+PORTAL_COUNT = 12  # columns of PORTAL_COLUMNS, in the order of `Portal`'s fields
 
 GET_PORTAL = f"SELECT {PORTAL_COLUMNS} FROM portals p WHERE p.id = $1"
 LIST_PORTALS = f"SELECT {PORTAL_COLUMNS} FROM portals p ORDER BY p.id"
@@ -30,6 +32,10 @@ DEFINITION_COLUMNS = """d.id, d.portal_id, d.business_unit_id, d.name, d.descrip
     d.created_at, d.updated_at"""
 
 GET_DEFINITION = f"SELECT {DEFINITION_COLUMNS} FROM definitions d WHERE d.id = $1"
+
+LIST_BUSINESS_UNITS = """
+SELECT portal_id, id, name FROM business_units WHERE portal_id = $1 ORDER BY id
+"""
 
 GET_TRANSLATIONS = """
 SELECT language_code, name, description, created_at, updated_at
@@ -94,6 +100,9 @@ def portal(row: Row) -> Portal:
         rate_limit_tier=row["rate_limit_tier"],
         batch_scopes_enabled=row["batch_scopes_enabled"],
         created_at=row["created_at"],
+        brand_name=row["brand_name"],
+        brand_logo_url=row["brand_logo_url"],
+        brand_colour=row["brand_colour"],
     )
 
 
@@ -143,8 +152,8 @@ _definitions_decoder = msgspec.json.Decoder(list[_DefinitionTuple] | None)
 def context(row: Row, offset: int = 0) -> PortalContext:
     """A `PORTAL_CONTEXT` row, or the portal part of an `AUTHENTICATE` row from `offset`."""
     values = tuple(row)
-    units = values[offset + 9]
-    return _build_context(values[offset : offset + 9], tuple(units or ()), values[offset + 10])
+    end = offset + PORTAL_COUNT
+    return _build_context(values[offset:end], tuple(values[end] or ()), values[end + 1])
 
 
 @lru_cache(maxsize=256)

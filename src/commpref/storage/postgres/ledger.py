@@ -12,17 +12,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from commpref.domain import erasure
-from commpref.domain.model import Event
+from commpref.domain.model import Event, Subscriber
+from commpref.domain.tallies import Delta
 from commpref.storage import codec
 from commpref.storage.ledger import Erasure, StoredEvent
 from commpref.storage.postgres.connection import affected, retrying
 from commpref.storage.postgres.subscribers import (
+    ADD_DELTAS,
     CLAIM_SUBSCRIBERS,
     EVENTS_LOCK_CLASS,
     LOCK_EVENTS_FOR_READ,
     SUPPRESS,
     SUPPRESSED,
     PostgresSubscribers,
+    pack_deltas,
 )
 from commpref.storage.subscribers import Outcome
 
@@ -63,7 +66,7 @@ def ledger_sql(*, subjects: bool, actor: bool, at_from: bool, at_to: bool) -> st
 
 
 DELETE_SUBSCRIBER = """
-DELETE FROM subscribers WHERE portal_id = $1 AND email = $2 RETURNING created_at >= 0
+DELETE FROM subscribers WHERE portal_id = $1 AND email = $2 RETURNING created_at, state
 """
 RELABEL_EVENTS = "UPDATE events SET email = $3 WHERE portal_id = $1 AND email = $2"
 RELABEL_DELIVERIES = """
@@ -166,7 +169,8 @@ class PostgresLedger(PostgresSubscribers):
                 label = erasure.label(key)
                 # Locked like `mutate`: a concurrent write to the address waits for us.
                 await con.execute(CLAIM_SUBSCRIBERS, portal_id, [email])
-                existed = bool(await con.fetchval(DELETE_SUBSCRIBER, portal_id, email))
+                deleted = await con.fetchrow(DELETE_SUBSCRIBER, portal_id, email)
+                existed = deleted is not None and deleted["created_at"] >= 0  # not our claim
                 if not existed and await con.fetchval(SUPPRESSED, portal_id, [key]):
                     return Erasure(label, False, 0, already_erased=True), Outcome(None)
                 await con.execute(SUPPRESS, portal_id, key, now)
@@ -175,6 +179,12 @@ class PostgresLedger(PostgresSubscribers):
                 await con.execute(RELABEL_REPORTS, portal_id, email, label)
                 event = Event(label, (erasure.ERASURE_CHANGE,), source, actor, correlation_id, now)
                 await self._append(con, portal_id, [event])
+                delta = Delta()  # the record's counts go with it; the erasure is counted
+                if existed:
+                    types, wide = codec.decode(deleted["state"])
+                    delta.replace(Subscriber(email, deleted["created_at"], types, wide), None)
+                delta.entries([event])
+                await con.execute(ADD_DELTAS, portal_id, pack_deltas(delta))
             return Erasure(label, existed, affected(status)), Outcome(None, set(), [event])
 
         result, outcome = await retrying(once)

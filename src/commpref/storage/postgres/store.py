@@ -17,13 +17,16 @@ from typing import Any
 
 from commpref.storage.migrations import LATEST
 from commpref.storage.postgres import connection as conn
+from commpref.storage.postgres import tallies
 from commpref.storage.postgres.admin import PostgresAdmin
 from commpref.storage.postgres.auth_cache import AuthCache
 from commpref.storage.postgres.coalesce import Batcher
+from commpref.storage.postgres.console import PostgresConsole
 from commpref.storage.postgres.imports import PostgresImports
 from commpref.storage.postgres.ledger import PostgresLedger
 from commpref.storage.postgres.ratelimits import PostgresRateLimits
 from commpref.storage.postgres.subscribers import PostgresSubscribers
+from commpref.storage.postgres.tallies import PostgresTallies
 from commpref.storage.postgres.webhooks import PostgresWebhooks
 
 CLOSE_TIMEOUT = 10.0  # seconds
@@ -36,6 +39,8 @@ class PostgresStore(
     PostgresAdmin,
     PostgresRateLimits,
     PostgresWebhooks,
+    PostgresTallies,
+    PostgresConsole,
 ):
     kind = "postgresql"
 
@@ -53,9 +58,15 @@ class PostgresStore(
     # --- lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
         if self._pool is None:
-            self._pool = await conn.create_pool(
+            self._pool, applied = await conn.create_pool(
                 self.url, size=self.pool_size, init=self._init_connection
             )
+            if tallies.ADDED_IN in applied:  # an upgrade: count what is there
+                try:
+                    await self._recount_every_portal()
+                except BaseException:
+                    await self.close()
+                    raise
             await self.auth_cache.start()
 
     async def _init_connection(self, con: Any) -> None:

@@ -2,10 +2,10 @@
 
 A write batch is five round trips whatever its size: BEGIN; claim every address
 (`CLAIM_SUBSCRIBERS`); load them (`LOAD_CLAIMED`); one statement that saves what the plan
-touched, drops the unused placeholders and appends the ledger entries with their webhook
-outbox rows (`SAVE_BATCH`); COMMIT. Requests of one portal that arrive in the same turn of
-the event loop share that work (`coalesce`). Erased addresses are read back as suppressed
-subscribers (`_subscribers`).
+touched, drops the unused placeholders, appends the ledger entries with their webhook
+outbox rows and the tally delta (`SAVE_BATCH`); COMMIT. Requests of one portal that arrive
+in the same turn of the event loop share that work (`coalesce`). Erased addresses are read
+back as suppressed subscribers (`_subscribers`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from commpref.domain import erasure
 from commpref.domain.model import Event, Subscriber
+from commpref.domain.tallies import Delta, Groups
 from commpref.errors import NotFound, Unavailable, ValidationError
 from commpref.storage import codec
 from commpref.storage.postgres.coalesce import Batcher, Outcomes, one_by_one
@@ -120,8 +122,10 @@ LOCK_EVENTS_FOR_READ = "SELECT pg_advisory_xact_lock($1, hashint8($2))"
 # held before the first id is drawn), WITH ORDINALITY + ORDER BY so ids follow the plan's
 # event order, and the webhook outbox rows of the new entries, one per active webhook of
 # the portal ($8: now): nothing to join, nothing written, for portals without.
-_APPEND = f"""
+_LEDGER_LOCK = f"""
 ledger_lock AS (SELECT pg_advisory_xact_lock_shared({EVENTS_LOCK_CLASS}, hashint8($1::bigint))),
+"""
+_APPEND = """
 appended AS (
     INSERT INTO events (portal_id, email, at, source, actor, correlation_id, changes)
     SELECT $1, e, a, s, ac, c, ch
@@ -135,11 +139,40 @@ INSERT INTO webhook_deliveries (webhook_id, portal_id, event_id, email, state,
 SELECT w.id, $1, a.id, a.email, 'PENDING', 0, $8
 FROM appended a JOIN webhooks w ON w.portal_id = $1 AND w.active
 """
-APPEND_EVENTS = "WITH" + _APPEND
+APPEND_EVENTS = "WITH" + _LEDGER_LOCK + _APPEND
+
+# A transaction's tally delta goes into one `tally_deltas` row, packed: what its addresses
+# and entries were, grouped by packed state and change list (`domain.tallies.Delta.groups`).
+# One row insert per write whatever the number of names, and no row that concurrent writers
+# share: the folder (`tallies.PostgresTallies.fold_tallies`) works the names out for many
+# transactions at once and moves them into `tallies`. It is appended under the ledger's
+# shared lock, which a recount takes exclusively: a recount waits for the writers that hold
+# it and holds back the others, so it counts exactly what no pending delta holds.
+_pack = msgspec.msgpack.Encoder().encode
+_decoder: msgspec.msgpack.Decoder[Groups] = msgspec.msgpack.Decoder(Groups)
+_unpack = _decoder.decode
+
+
+def pack_deltas(delta: Delta) -> bytes | None:
+    groups = delta.groups()
+    return _pack(groups) if any(groups) else None
+
+
+def unpack_deltas(data: bytes) -> Groups:
+    return _unpack(data)
+
+
+ADD_DELTAS = f"""
+WITH ledger_lock AS (
+    SELECT pg_advisory_xact_lock_shared({EVENTS_LOCK_CLASS}, hashint8($1::bigint))
+)
+INSERT INTO tally_deltas (portal_id, deltas) SELECT $1, $2::bytea FROM ledger_lock
+"""
 
 # A batch's writes in one round trip: its touched subscribers ($9-$11; every address has a
 # row by now, stored or placeholder), the placeholders of addresses it did not touch ($12;
-# reads never create subscribers, nor do no-op writes), and its ledger entries.
+# reads never create subscribers, nor do no-op writes), its ledger entries and its tally
+# delta ($13, NULL when nothing is counted).
 SAVE_BATCH = (
     """
 WITH saved AS (
@@ -150,6 +183,11 @@ WITH saved AS (
 dropped AS (
     DELETE FROM subscribers
     WHERE portal_id = $1 AND email = ANY($12::text[]) AND created_at < 0
+),"""
+    + _LEDGER_LOCK
+    + """tallied AS (
+    INSERT INTO tally_deltas (portal_id, deltas)
+    SELECT $1, $13::bytea FROM ledger_lock WHERE $13::bytea IS NOT NULL
 ),"""
     + _APPEND
 )
@@ -254,6 +292,7 @@ class PostgresSubscribers(PostgresConnections):
         await con.execute(CLAIM_SUBSCRIBERS, portal_id, addresses)
         # A separate statement, so its snapshot is taken after the locks are held.
         rows = await con.fetch(LOAD_CLAIMED, portal_id, addresses)
+        # Stored records only: neither placeholders nor erased addresses read as suppressed.
         in_db = {r["email"] for r in rows if r["email"] is not None}
         stored = await self._subscribers(con, portal_id, rows, addresses)
         subs = {e: stored.get(e) or Subscriber(e) for e in addresses}
@@ -273,13 +312,20 @@ class PostgresSubscribers(PostgresConnections):
         untouched_new = [e for e in addresses if e not in in_db and e not in outcome.touched]
         if touched or untouched_new or outcome.events:
             pack = codec.Packer()
+            ledger = self._ledger_args(portal_id, outcome.events, pack)
+            states = [pack.state(subs[e].types, subs[e].wide) for e in touched]
+            delta = Delta()
+            _, subjects, at, _, actors, _, keys, _ = ledger
+            delta.appended(at, actors, keys, subjects, in_db)
+            delta.created_all([s for e, s in zip(touched, states, strict=True) if e not in in_db])
             await con.execute(
                 SAVE_BATCH,
-                *self._ledger_args(portal_id, outcome.events, pack),
+                *ledger,
                 touched,
                 [subs[e].created_at for e in touched],
-                [pack.state(subs[e].types, subs[e].wide) for e in touched],
+                states,
                 untouched_new,
+                pack_deltas(delta),
             )
         return outcome
 

@@ -19,7 +19,8 @@ Conn = sqlite3.Connection
 
 AUTH_CACHE_ENTRIES = 10_000  # tokens per process; past it the cache starts over
 PORTAL_FIELDS = frozenset({"gdpr", "brands", "default_language", "strict_v3_unknown_404",
-                           "rate_limit_tier", "batch_scopes_enabled", "name"})  # fmt: skip
+                           "rate_limit_tier", "batch_scopes_enabled", "name", "brand_name",
+                           "brand_logo_url", "brand_colour"})  # fmt: skip
 DEFINITION_FIELDS = frozenset({"name", "description", "purpose", "communication_method",
                                "is_active"})  # fmt: skip
 # (name, description, purpose, communication method, is_internal): docs/wire-contract.md §5.1
@@ -85,6 +86,16 @@ class SqliteAdmin(SqliteConnections):
             lambda c: _create_business_unit(c, portal_id, business_unit_id, name)
         )
 
+    async def rename_business_unit(
+        self, *, portal_id: int, business_unit_id: int, name: str
+    ) -> BusinessUnit:
+        return await self._write(
+            lambda c: _rename_business_unit(c, portal_id, business_unit_id, name)
+        )
+
+    async def list_business_units(self, portal_id: int) -> list[BusinessUnit]:
+        return await self._read(lambda c: context.list_business_units(c, portal_id))
+
     async def create_definition(
         self,
         *,
@@ -121,6 +132,9 @@ class SqliteAdmin(SqliteConnections):
         await self._write(
             lambda c: _set_translation(c, definition_id, language_code, name, description, now)
         )
+
+    async def delete_translation(self, *, definition_id: int, language_code: str) -> bool:
+        return await self._write(lambda c: _delete_translation(c, definition_id, language_code))
 
     async def create_token(
         self,
@@ -238,6 +252,16 @@ def _create_business_unit(c: Conn, portal_id: int, unit_id: int, name: str) -> B
     return BusinessUnit(portal_id, unit_id, name)
 
 
+def _rename_business_unit(c: Conn, portal_id: int, unit_id: int, name: str) -> BusinessUnit:
+    cur = c.execute(
+        "UPDATE business_units SET name = ? WHERE portal_id = ? AND id = ?",
+        (name, portal_id, unit_id),
+    )
+    if cur.rowcount != 1:
+        raise NotFound(f"Business unit {unit_id} does not exist")
+    return BusinessUnit(portal_id, unit_id, name)
+
+
 def _create_definition(c: Conn, row: tuple[Any, ...]) -> Definition:
     """`row` in `_INSERT_DEFINITION` order (portal id and business unit id first)."""
     portal_id, unit_id = row[0], row[1]
@@ -272,6 +296,14 @@ def _set_translation(
         "description = excluded.description, updated_at = excluded.updated_at",
         (definition_id, lang, name, desc, now, now),
     )
+
+
+def _delete_translation(c: Conn, definition_id: int, lang: str) -> bool:
+    cur = c.execute(
+        "DELETE FROM definition_translations WHERE definition_id = ? AND language_code = ?",
+        (definition_id, lang),
+    )
+    return cur.rowcount == 1
 
 
 def _create_token(c: Conn, token: Token, secret_hash: str) -> Token:

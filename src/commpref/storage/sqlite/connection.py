@@ -73,6 +73,14 @@ def _enable_wal(conn: Conn) -> None:
         raise RuntimeError(f"cannot enable WAL (journal_mode={mode})")
 
 
+def _applied(conn: Conn) -> set[int]:
+    """The versions of the migrations a database holds."""
+    sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    if one(conn, sql) is None:
+        return set()
+    return {version for (version,) in conn.execute("SELECT version FROM schema_migrations")}
+
+
 def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
     if future.cancelled():  # the caller gave up; the write itself stands or fell as a whole
         return
@@ -119,6 +127,7 @@ class SqliteConnections(Store):
         self._pending_lock = threading.Lock()
         self._drain_scheduled = False
         self._restart_wal = threading.Event()
+        self.migrated_now: set[int] = set()  # migrations this store's opening applied
         # What `authenticate` found, by the config version it was read at (`admin`).
         self._auth_cache: dict[str, tuple[int, tuple[Token, PortalContext]]] = {}
 
@@ -148,7 +157,11 @@ class SqliteConnections(Store):
         # In memory it costs a few MiB at most (the pages of one job), and no crash needs it.
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+        before = _applied(conn)
         migrate(conn)
+        # Another process starting at the same time may be the one that applied some of
+        # them: what depends on this (`SqliteStore.open`) is safe to do twice.
+        self.migrated_now = _applied(conn) - before
 
     def _close_writer(self) -> None:
         if self._writer is not None:

@@ -12,7 +12,14 @@ from typing import Any
 
 import msgspec
 
-from commpref.domain.model import Definition, Portal, PortalContext, Token, Translation
+from commpref.domain.model import (
+    BusinessUnit,
+    Definition,
+    Portal,
+    PortalContext,
+    Token,
+    Translation,
+)
 from commpref.errors import NotFound
 from commpref.storage.sqlite.transactions import one
 
@@ -20,8 +27,10 @@ Conn = sqlite3.Connection
 
 _PORTAL = (
     "p.id, p.name, p.gdpr, p.brands, p.default_language, p.strict_v3_unknown_404, "
-    "p.rate_limit_tier, p.batch_scopes_enabled, p.created_at"
+    "p.rate_limit_tier, p.batch_scopes_enabled, p.created_at, p.brand_name, p.brand_logo_url, "
+    "p.brand_colour"
 )
+_PORTAL_COUNT = 12  # columns of `_PORTAL`
 _DEFINITION = (
     "d.id, d.portal_id, d.name, d.description, d.business_unit_id, d.purpose, "
     "d.communication_method, d.is_active, d.is_default, d.is_internal, d.created_at, "
@@ -48,7 +57,8 @@ SQL_CONTEXT = f"SELECT {_PORTAL}, {_CONTEXT} FROM portals p WHERE p.id = ?"
 
 # --- rows to domain values (booleans are stored as 0/1) ------------------------------------
 def _portal(r: Sequence[Any]) -> Portal:
-    return Portal(r[0], r[1], bool(r[2]), bool(r[3]), r[4], bool(r[5]), r[6], bool(r[7]), r[8])
+    return Portal(r[0], r[1], bool(r[2]), bool(r[3]), r[4], bool(r[5]), r[6], bool(r[7]), r[8],
+                  r[9], r[10], r[11])  # fmt: skip
 
 
 def _definition(r: Sequence[Any], translations: Sequence[Sequence[Any]] = ()) -> Definition:
@@ -63,7 +73,8 @@ def _token(r: Sequence[Any]) -> Token:
 
 def _context(r: Sequence[Any]) -> PortalContext:
     """A context from `_PORTAL` columns followed by the two `_CONTEXT` JSON columns."""
-    return _build_context(tuple(r[:9]), r[9], r[10])
+    n = _PORTAL_COUNT
+    return _build_context(tuple(r[:n]), r[n], r[n + 1])
 
 
 @lru_cache(maxsize=256)
@@ -94,6 +105,11 @@ def get_definition(c: Conn, definition_id: int) -> Definition:
     if row is None:
         raise NotFound(f"Subscription definition {definition_id} does not exist")
     return _definition(row, msgspec.json.decode(row[12]))
+
+
+def list_business_units(c: Conn, portal_id: int) -> list[BusinessUnit]:
+    sql = "SELECT portal_id, id, name FROM business_units WHERE portal_id = ? ORDER BY id"
+    return [BusinessUnit(*r) for r in c.execute(sql, (portal_id,))]
 
 
 def list_tokens(c: Conn, portal_id: int) -> list[Token]:

@@ -13,7 +13,8 @@ from typing import Any
 import msgspec
 
 from commpref.domain import erasure
-from commpref.domain.model import Event
+from commpref.domain.model import Event, Subscriber
+from commpref.domain.tallies import Delta
 from commpref.storage import codec
 from commpref.storage.ledger import Erasure, StoredEvent
 from commpref.storage.sqlite.connection import SqliteConnections
@@ -41,6 +42,9 @@ SQL_EVENTS_BY_EMAIL = (
     "ORDER BY id LIMIT ?"
 )
 SQL_HEAD = "SELECT last_event FROM subscribers WHERE portal_id = ? AND email = ?"
+SQL_ERASED_RECORD = (
+    "SELECT last_event, created_at, state FROM subscribers WHERE portal_id = ? AND email = ?"
+)
 SQL_EVENTS = (
     f"SELECT {EVENT_COLUMNS} FROM events WHERE portal_id = ? AND id > ? ORDER BY id LIMIT ?"
 )
@@ -197,9 +201,12 @@ def _erase(
 ) -> tuple[Erasure, Outcome[None]]:
     key = erasure.subject_key(portal_secret(c, portal_id), email)
     label = erasure.label(key)
-    row = one(c, SQL_HEAD, (portal_id, email))
+    row = one(c, SQL_ERASED_RECORD, (portal_id, email))
     if row is None and one(c, SQL_SUPPRESSION, (portal_id, key)) is not None:
         return Erasure(label, False, 0, already_erased=True), Outcome(None)
+    delta = Delta()
+    if row is not None:  # its counts go with it
+        delta.replace(Subscriber(email, row[1], *codec.decode(row[2])), None)
     own = [] if row is None or row[0] is None else [row[0]]
     ids = [r[0] for r in c.execute(f"{CHAIN}SELECT id FROM chain", chain_args(own, 0))]
     c.execute("DELETE FROM subscribers WHERE portal_id = ? AND email = ?", (portal_id, email))
@@ -225,7 +232,7 @@ def _erase(
     )
     event = Event(label, (erasure.ERASURE_CHANGE,), source, actor, correlation_id, now)
     outcome: Outcome[None] = Outcome(None, set(), [event])
-    save(c, portal_id, {}, outcome, heads)
+    save(c, portal_id, {}, outcome, heads, delta=delta)
     c.execute(SQL_KEEP_SUPPRESSION, (portal_id, key, now, heads[label]))
     return Erasure(label, row is not None, len(ids)), outcome
 

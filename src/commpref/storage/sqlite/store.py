@@ -15,17 +15,27 @@ from typing import Any
 
 from commpref.errors import Unavailable
 from commpref.storage import migrations
+from commpref.storage.sqlite import tallies
 from commpref.storage.sqlite.admin import SqliteAdmin
+from commpref.storage.sqlite.console import SqliteConsole
 from commpref.storage.sqlite.imports import SqliteImports
 from commpref.storage.sqlite.ledger import SqliteLedger
 from commpref.storage.sqlite.ratelimits import SqliteRateLimits
 from commpref.storage.sqlite.subscribers import SqliteSubscribers
+from commpref.storage.sqlite.tallies import SqliteTallies
 from commpref.storage.sqlite.transactions import applied_version, one
 from commpref.storage.sqlite.webhooks import SqliteWebhooks
 
 
 class SqliteStore(
-    SqliteSubscribers, SqliteLedger, SqliteAdmin, SqliteRateLimits, SqliteImports, SqliteWebhooks
+    SqliteSubscribers,
+    SqliteLedger,
+    SqliteAdmin,
+    SqliteRateLimits,
+    SqliteImports,
+    SqliteWebhooks,
+    SqliteTallies,
+    SqliteConsole,
 ):
     kind = "sqlite"
 
@@ -36,6 +46,8 @@ class SqliteStore(
         self._reader_pool = ThreadPoolExecutor(self._reader_count, "sqlite-reader")
         try:
             await asyncio.get_running_loop().run_in_executor(self._writer_pool, self._open_writer)
+            if tallies.ADDED_IN in self.migrated_now:  # an upgrade: count what is there
+                await self._recount_every_portal()
             self._checkpointer = threading.Thread(
                 target=self._checkpoint_loop,
                 args=(self._connect(),),

@@ -1,22 +1,24 @@
 """Subscribers and their statuses on SQLite (`subscribers.SubscriberStore`): loading them,
 with erased addresses as suppressed ones; `mutate`'s work inside the writer's transaction,
-which saves the touched rows, appends their ledger entries and queues their webhook
-deliveries; the export's pages.
+which saves the touched rows, appends their ledger entries and their tally delta
+(`tallies.add`) and queues their webhook deliveries; the export's pages.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Any, TypeVar
 
 import msgspec
 
 from commpref.domain import erasure
 from commpref.domain.model import Subscriber
+from commpref.domain.tallies import Delta
 from commpref.errors import NotFound
 from commpref.storage import codec
+from commpref.storage.sqlite import tallies
 from commpref.storage.sqlite.connection import SqliteConnections
 from commpref.storage.sqlite.transactions import one
 from commpref.storage.subscribers import Outcome, Plan
@@ -118,10 +120,15 @@ def save(
     subs: dict[str, Subscriber],
     outcome: Outcome[Any],
     heads: dict[str, int],
+    stored: Container[str] = (),
+    delta: Delta | None = None,
 ) -> None:
     """Persist what a plan touched and append its events, chained from `heads` (each
-    subject's newest entry id, as `load_subscribers` found them; updated here)."""
+    subject's newest entry id, as `load_subscribers` found them; updated here), and append
+    what they change for the tallies, noted in `delta` after what it holds (when given).
+    `stored`: the addresses that had a stored record before the plan ran."""
     pack = codec.Packer()
+    delta = Delta() if delta is None else delta
     if outcome.events:
         next_id = one(c, SQL_NEXT_EVENT_ID)[0]
         entries = []
@@ -132,6 +139,8 @@ def save(
             heads[e.email] = next_id
             next_id += 1
         c.executemany(SQL_APPEND_EVENT, entries)
+        _, _, subjects, at, _, actors, _, keys, _ = zip(*entries, strict=True)
+        delta.appended(at, actors, keys, subjects, stored)
     rows = []
     for email in sorted(outcome.touched):  # key order: neighbouring b-tree pages
         sub = subs[email]
@@ -140,6 +149,8 @@ def save(
         rows.append((portal_id, email, sub.created_at, pack.state(sub.types, sub.wide),
                      heads.get(email)))  # fmt: skip
     c.executemany(SQL_SAVE_SUBSCRIBER, rows)
+    delta.created_all([row[3] for row in rows if row[1] not in stored])
+    tallies.add(c, portal_id, delta)
     if outcome.events and one(c, SQL_HAS_WEBHOOKS, (portal_id,)) is not None:
         # The webhook outbox, in the same transaction (docs/webhooks.md).
         now = time.time_ns() // 1_000_000
@@ -204,11 +215,14 @@ def apply(
     also handed the erasure times stored under those suppression keys, and the suppressions
     it returns are kept, each with its newest ledger entry (the label's chain head)."""
     heads: dict[str, int] = {}
-    stored = load(c, portal_id, emails, heads)
+    stored = load_subscribers(c, portal_id, emails, heads)
+    # Stored records only: the suppressed ones added next are no records of their own.
+    records = set(stored)
+    add_suppressed(c, portal_id, emails, stored)
     subs = {e: stored.get(e) or Subscriber(e) for e in emails}
     if keys is None:
         outcome: Outcome[Any] = plan(subs)
-        save(c, portal_id, subs, outcome, heads)
+        save(c, portal_id, subs, outcome, heads, records)
         return outcome
     erased: dict[bytes, int] = {}
     for key in keys:
@@ -218,7 +232,7 @@ def apply(
             if row[1] is not None:
                 heads[erasure.label(key)] = row[1]
     outcome = plan(subs, erased)
-    save(c, portal_id, subs, outcome, heads)
+    save(c, portal_id, subs, outcome, heads, records)
     c.executemany(
         SQL_KEEP_SUPPRESSION,
         [(portal_id, key, at, heads.get(erasure.label(key)))

@@ -10,7 +10,8 @@ from starlette.types import Scope
 from commpref.errors import CommprefError
 from commpref.http.operation import ErrorAnswer, Handler, Operation, Surface
 from commpref.http.routing import Paths
-from commpref.web import i18n, pages, render
+from commpref.web import i18n, render
+from commpref.web.pages import views
 
 
 def render_error(
@@ -18,15 +19,15 @@ def render_error(
 ) -> ErrorAnswer:
     """An error before any page could be opened (no such page, a method it does not take):
     an unbranded page in the language the URL or the browser asks for."""
-    status, kind = pages.problem(exc)
+    status, kind = views.problem(exc)
     request = Page(scope)
     query = request.query_params.get("languagePreference")
     language = i18n.choose([query, *i18n.accept_language(request.headers.get("accept-language"))])
-    body = render.page("error.html", language, kind=kind, brand="", again_url=None)
-    headers = pages.headers(render.PAGE_HEADERS)
+    body = render.page("error.html", language, kind=kind, brand="", branding=None, again_url=None)
+    headers = views.headers(render.PAGE_HEADERS)
     if isinstance(exc, CommprefError):
-        headers += pages.headers(tuple(exc.headers.items()))
-    return status, pages.HTML, body.encode(), headers
+        headers += views.headers(tuple(exc.headers.items()))
+    return status, views.HTML, body.encode(), headers
 
 
 def _operation(method: str, path: str, handler: Handler, label: str) -> Operation:
@@ -34,7 +35,7 @@ def _operation(method: str, path: str, handler: Handler, label: str) -> Operatio
         name=f"{label}_{method.lower()}",
         label=label,
         method=method,
-        path=pages.PREFIX + path,
+        path=views.PREFIX + path,
         versions=("",),
         handler=handler,
         summary=label,
@@ -46,12 +47,12 @@ def _operation(method: str, path: str, handler: Handler, label: str) -> Operatio
 
 
 def surface() -> Surface:
-    show, post = pages.show, pages.post
+    show, post = views.show, views.post
     operations = [
-        _operation(method, pages.STYLESHEET_PATH, pages.stylesheet, "page_stylesheet")
+        _operation(method, views.STYLESHEET_PATH, views.stylesheet, "page_stylesheet")
         for method in ("GET", "HEAD")
     ]
-    for path, page in pages.PAGES.items():
+    for path, page in views.PAGES.items():
         operations += [
             _operation("GET", path, show, f"page_{page}"),
             _operation("HEAD", path, show, f"page_{page}"),

@@ -97,8 +97,10 @@ def headers(pairs: tuple[tuple[str, str], ...]) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
 
 
-def _html(rq: Request, body: str, status: int = 200) -> Reply:
-    rq.headers.extend(headers(render.PAGE_HEADERS))
+def _html(
+    rq: Request, body: str, status: int = 200, pairs: tuple[tuple[str, str], ...] = ()
+) -> Reply:
+    rq.headers.extend(headers(pairs or render.PAGE_HEADERS))
     return status, Raw(HTML, body.encode())
 
 
@@ -157,15 +159,17 @@ class _Pages:
     def _render(self, visit: _Visit, template: str, **values: object) -> Reply:
         link = visit.link
         assert link is not None
+        branding = render.Branding.of(link.ctx.portal)
         body = render.page(
             template,
             _language(visit),
-            brand=link.ctx.portal.name,
+            brand=branding.name,
+            branding=branding,
             email=link.email,
             manage_url=_url("unsubscribe", link),
             **values,
         )
-        return _html(self.rq, body)
+        return _html(self.rq, body, pairs=branding.headers())
 
     def _form_token(self, visit: _Visit, purpose: str) -> str:
         assert visit.link is not None
@@ -297,14 +301,16 @@ class _Pages:
     def error(self, visit: _Visit, exc: Exception) -> Reply:
         status, kind = problem(exc)
         link = visit.link
+        branding = render.Branding.of(link.ctx.portal) if link is not None else None
         body = render.page(
             "error.html",
             _language(visit),
             kind=kind,
-            brand=link.ctx.portal.name if link is not None else "",
+            brand=branding.name if branding else "",
+            branding=branding,
             again_url=_again_url(visit) if status == 403 else None,
         )
-        return _html(self.rq, body, status)
+        return _html(self.rq, body, status, branding.headers() if branding else ())
 
 
 def _again_url(visit: _Visit) -> str | None:

@@ -1,0 +1,451 @@
+"""The console's administration pages: subscription types (their translations, archiving,
+a preview of the preference page in each language), business units, tokens, the portal's
+settings, and, for owners only, the console's users.
+
+Every page reads for every role (the users page: owners only); every change needs the
+admin role (users: owner) and goes through the same services as `/commpref/v1` and the
+CLI (`services.admin`, `services.console`), so the rules are theirs. A change the rules
+refuse re-renders its form with the message and what was typed (400, or 409 for a taken
+address), never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from commpref.domain import scopes
+from commpref.domain.console import ROLES, ConsoleUser, Role
+from commpref.domain.model import RATE_LIMIT_TIERS, Definition
+from commpref.errors import Conflict, NotFound, ValidationError
+from commpref.http.operation import Reply
+from commpref.services import admin, console, links
+from commpref.web.console.visit import Visit, view
+
+# The preference page a preview opens is the real one, for an address no one can have
+# (`.invalid` is reserved, RFC 2606): opening it changes nothing; saving its form would.
+PREVIEW_ADDRESS = "preview@example.invalid"
+TYPE_FIELDS = ("name", "description", "purpose", "communication_method")
+PORTAL_FLAGS = ("gdpr", "brands", "strict_v3_unknown_404", "batch_scopes_enabled")
+PORTAL_TEXTS = ("name", "default_language", "rate_limit_tier", "brand_name", "brand_logo_url",
+                "brand_colour")  # fmt: skip
+# HubSpot's scopes first (communication_preferences.*, then the legacy names), then ours.
+HUBSPOT_SCOPES = sorted(
+    scopes.ALL_SCOPES - scopes.EXTENSION_SCOPES, key=lambda s: ("." not in s, s)
+)
+EXTENSION_SCOPES = sorted(scopes.EXTENSION_SCOPES)
+REFUSED = (ValidationError, Conflict)  # re-rendered with the form; others: the error page
+
+
+def _number(raw: str, what: str, error: type[Exception] = NotFound) -> int:
+    """A non-negative integer typed or in the path; `error` (NotFound in a path, else a
+    ValidationError) for anything else."""
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+        raise error(f"No such {what}" if error is NotFound else f"{what} is a number")
+    return int(raw)
+
+
+def _typed(v: Visit, names: Sequence[str]) -> dict[str, str]:
+    """The fields `names` as typed ("" when not sent)."""
+    return {name: v.value(name) for name in names}
+
+
+def _sent(v: Visit, names: Sequence[str]) -> dict[str, str]:
+    """Those of the fields `names` the form has (one page holds several forms)."""
+    present = {k for k, _ in v.form}
+    return {name: v.value(name) for name in names if name in present}
+
+
+# --- subscription types ----------------------------------------------------------------------
+
+
+async def _types_page(
+    v: Visit, status: int = 200, problem: str = "", typed: dict[str, str] | None = None
+) -> Reply:
+    store, portal_id = v.rq.runtime.store, v.portal.portal.id
+    units = await admin.list_business_units(store=store, portal_id=portal_id)
+    return v.render(
+        "types.html",
+        status,
+        types=await admin.list_definitions(store=store, portal_id=portal_id),
+        units=units,
+        unit_names={u.id: u.name for u in units},
+        problem=problem,
+        typed=typed or {},
+        section="/types",
+    )
+
+
+@view(Role.VIEWER)
+async def type_list(v: Visit) -> Reply:
+    return await _types_page(v)
+
+
+@view(Role.ADMIN, form=True)
+async def type_create(v: Visit) -> Reply:
+    typed = _typed(v, (*TYPE_FIELDS, "business_unit"))
+    try:
+        made = await admin.create_definition(
+            store=v.rq.runtime.store,
+            portal_id=v.portal.portal.id,
+            name=typed["name"],
+            description=typed["description"],
+            business_unit_id=_number(typed["business_unit"] or "0", "The business unit",
+                                     ValidationError),
+            purpose=typed["purpose"],
+            communication_method=typed["communication_method"],
+        )  # fmt: skip
+    except REFUSED as exc:
+        return await _types_page(v, exc.http_status, exc.message, typed)
+    return v.redirect(v.url(f"/types/{made.id}", done="created"))
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    asked: str  # the language the link asks for
+    shown: str  # the language the page speaks (services.links.page_language)
+    url: str
+
+
+def _previews(v: Visit, d: Definition) -> list[Preview]:
+    """The manage page as a recipient of the type's brand sees it: in the portal's default
+    language (the type's own wording) and in each language it is translated into."""
+    rt, ctx = v.rq.runtime, v.portal
+    if not rt.link_keys:
+        return []
+    unit = d.business_unit_id if ctx.portal.brands else 0
+    asked = [ctx.portal.default_language]
+    asked += [t.language_code for t in d.translations if t.language_code not in asked]
+    found = []
+    for language in asked:
+        made = links.generate_links(
+            call=v.call(), email=PREVIEW_ADDRESS, business_unit_id=unit, language=language,
+            subscription_id=None, base_url=rt.base_url, key=rt.link_keys[0],
+        )  # fmt: skip
+        shown = links.page_language(ctx, language, unit)
+        found.append(Preview(language, shown, made.manage_preferences_url))
+    return found
+
+
+async def _type_page(
+    v: Visit,
+    status: int = 200,
+    problem: str = "",
+    typed: dict[str, str] | None = None,
+    definition_id: int | None = None,
+) -> Reply:
+    store, portal_id = v.rq.runtime.store, v.portal.portal.id
+    found = await admin.get_definition(
+        store=store,
+        portal_id=portal_id,
+        definition_id=definition_id if definition_id is not None else v.path_id("type"),
+    )
+    units = {u.id: u for u in await admin.list_business_units(store=store, portal_id=portal_id)}
+    return v.render(
+        "type.html",
+        status,
+        d=found,
+        unit=units.get(found.business_unit_id),
+        previews=_previews(v, found),
+        preview_address=PREVIEW_ADDRESS,
+        problem=problem,
+        typed=typed or {},
+        done=v.query("done") if status == 200 else "",
+        section="/types",
+    )
+
+
+@view(Role.VIEWER)
+async def type_page(v: Visit) -> Reply:
+    return await _type_page(v)
+
+
+@view(Role.ADMIN, form=True)
+async def type_change(v: Visit) -> Reply:
+    store, portal_id = v.rq.runtime.store, v.portal.portal.id
+    definition_id = v.path_id("type")
+    action = v.value("action")
+    typed = _sent(v, (*TYPE_FIELDS, "language_code", "translation_name",
+                      "translation_description"))  # fmt: skip
+    try:
+        if action == "save":
+            await admin.update_definition(
+                store=store, portal_id=portal_id, definition_id=definition_id,
+                **{k: val for k, val in typed.items() if k in TYPE_FIELDS},
+            )  # fmt: skip
+        elif action in ("archive", "restore"):
+            await admin.set_definition_active(
+                store=store, portal_id=portal_id, definition_id=definition_id,
+                active=action == "restore",
+            )  # fmt: skip
+        elif action == "translate":
+            await admin.set_translation(
+                store=store, portal_id=portal_id, definition_id=definition_id,
+                language_code=typed.get("language_code", ""),
+                name=typed.get("translation_name", ""),
+                description=typed.get("translation_description", ""),
+            )  # fmt: skip
+        elif action == "untranslate":
+            await admin.delete_translation(
+                store=store, portal_id=portal_id, definition_id=definition_id,
+                language_code=typed.get("language_code", ""),
+            )  # fmt: skip
+        else:
+            raise ValidationError("Unknown action")
+    except REFUSED as exc:
+        return await _type_page(v, exc.http_status, exc.message, typed, definition_id)
+    done = {"save": "saved", "archive": "archived", "restore": "restored",
+            "translate": "translated", "untranslate": "untranslated"}[action]  # fmt: skip
+    return v.redirect(v.url(f"/types/{definition_id}", done=done))
+
+
+# --- business units ----------------------------------------------------------------------------
+
+
+async def _units_page(
+    v: Visit, status: int = 200, problem: str = "", typed: dict[str, str] | None = None
+) -> Reply:
+    store, portal_id = v.rq.runtime.store, v.portal.portal.id
+    definitions = await admin.list_definitions(store=store, portal_id=portal_id)
+    counts: dict[int, int] = {}
+    for d in definitions:
+        counts[d.business_unit_id] = counts.get(d.business_unit_id, 0) + 1
+    return v.render(
+        "units.html",
+        status,
+        units=await admin.list_business_units(store=store, portal_id=portal_id),
+        counts=counts,
+        problem=problem,
+        typed=typed or {},
+        done=v.query("done") if status == 200 else "",
+        section="/types",  # the nav lists business units under the types
+    )
+
+
+@view(Role.VIEWER)
+async def unit_list(v: Visit) -> Reply:
+    return await _units_page(v)
+
+
+@view(Role.ADMIN, form=True)
+async def unit_change(v: Visit) -> Reply:
+    store, portal_id = v.rq.runtime.store, v.portal.portal.id
+    action = v.value("action")
+    typed = _typed(v, ("id", "name"))
+    try:
+        unit_id = _number(typed["id"], "A business unit's id", ValidationError)
+        if action == "create":
+            await admin.create_business_unit(
+                store=store, portal_id=portal_id, business_unit_id=unit_id, name=typed["name"]
+            )
+        elif action == "rename":
+            await admin.rename_business_unit(
+                store=store, portal_id=portal_id, business_unit_id=unit_id, name=typed["name"]
+            )
+        else:
+            raise ValidationError("Unknown action")
+    except REFUSED as exc:  # what was typed fills the form to add one again
+        return await _units_page(
+            v, exc.http_status, exc.message, typed if action == "create" else {}
+        )
+    return v.redirect(v.url("/business-units", done="created" if action == "create" else "renamed"))
+
+
+# --- tokens ------------------------------------------------------------------------------------
+
+
+async def _tokens_page(
+    v: Visit, status: int = 200, problem: str = "", typed: dict[str, Any] | None = None
+) -> Reply:
+    found = await admin.list_tokens(store=v.rq.runtime.store, portal_id=v.portal.portal.id)
+    return v.render(
+        "tokens.html",
+        status,
+        tokens=list(reversed(found)),  # newest first
+        now=v.rq.now,
+        hubspot_scopes=HUBSPOT_SCOPES,
+        extension_scopes=EXTENSION_SCOPES,
+        problem=problem,
+        typed=typed or {"scopes": []},
+        done=v.query("done") if status == 200 else "",
+        section="/tokens",
+    )
+
+
+@view(Role.VIEWER)
+async def token_list(v: Visit) -> Reply:
+    return await _tokens_page(v)
+
+
+def _expiry(raw: str, now: int) -> int | None:
+    """A date typed (YYYY-MM-DD): the token works until that day begins (UTC). As in the
+    API, a token must not be born expired."""
+    if not raw:
+        return None
+    try:
+        day = date.fromisoformat(raw) if len(raw) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ValidationError("The expiry is a date such as 2030-01-31, or empty for never")
+    at = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+    if at <= now:
+        raise ValidationError("The expiry must be in the future")
+    return at
+
+
+@view(Role.ADMIN, form=True)
+async def token_create(v: Visit) -> Reply:
+    """The secret is in this answer only (never in a URL, never shown again). A console
+    admin is no token: `granted_by` None, any scope may be given."""
+    typed: dict[str, Any] = {**_typed(v, ("name", "expires")), "scopes": v.values("scope")}
+    try:
+        made, secret = await admin.create_token(
+            store=v.rq.runtime.store,
+            portal_id=v.portal.portal.id,
+            scopes=frozenset(typed["scopes"]),
+            name=typed["name"],
+            expires_at=_expiry(typed["expires"], v.rq.now),
+        )
+    except REFUSED as exc:
+        return await _tokens_page(v, exc.http_status, exc.message, typed)
+    return v.render("token_created.html", 201, token=made, secret=secret, section="/tokens")
+
+
+@view(Role.ADMIN, form=True)
+async def token_change(v: Visit) -> Reply:
+    token_id = v.path_id("token")
+    if v.value("action") != "revoke":
+        raise ValidationError("Unknown action")
+    revoked = await admin.revoke_token(
+        store=v.rq.runtime.store, portal_id=v.portal.portal.id, token_id=token_id
+    )
+    if not revoked:
+        raise NotFound("No such token")
+    return v.redirect(v.url("/tokens", done="revoked"))
+
+
+# --- the portal's settings ---------------------------------------------------------------------
+
+
+def _settings_page(
+    v: Visit, status: int = 200, problem: str = "", typed: dict[str, Any] | None = None
+) -> Reply:
+    p = v.portal.portal
+    values: dict[str, Any] = typed or {
+        **{k: getattr(p, k) for k in PORTAL_FLAGS},
+        **{k: getattr(p, k) or "" for k in PORTAL_TEXTS},
+    }
+    return v.render(
+        "settings.html",
+        status,
+        values=values,
+        tiers=RATE_LIMIT_TIERS,
+        languages=sorted(links.PAGE_LANGUAGES),
+        problem=problem,
+        done=v.query("done") if status == 200 else "",
+        section="/settings",
+    )
+
+
+@view(Role.VIEWER)
+async def settings_page(v: Visit) -> Reply:
+    return _settings_page(v)
+
+
+@view(Role.ADMIN, form=True)
+async def settings_change(v: Visit) -> Reply:
+    typed: dict[str, Any] = {
+        **_typed(v, PORTAL_TEXTS),
+        **{k: v.value(k) == "on" for k in PORTAL_FLAGS},
+    }
+    tier = typed["rate_limit_tier"]
+    try:
+        await admin.update_portal(
+            store=v.rq.runtime.store, portal_id=v.portal.portal.id,
+            **{**typed, "rate_limit_tier": tier or None},
+        )  # fmt: skip
+    except REFUSED as exc:
+        return _settings_page(v, exc.http_status, exc.message, typed)
+    return v.redirect(v.url("/settings", done="saved"))
+
+
+# --- console users (owners only) ---------------------------------------------------------------
+
+
+def _everywhere(owner: ConsoleUser) -> list[int] | None:
+    """Every portal the owner sees: None for all of them."""
+    return None if owner.portals is None else sorted(owner.portals)
+
+
+async def _users_page(
+    v: Visit, status: int = 200, problem: str = "", typed: dict[str, str] | None = None
+) -> Reply:
+    rt = v.rq.runtime
+    users = await rt.store.list_users(v.portal.portal.id)
+    names = {p.id: p.name for p in v.portals}
+    return v.render(
+        "users.html",
+        status,
+        users=users,
+        names=names,
+        roles=ROLES,
+        manageable={u.id for u in users if _manager(v).may_manage(u)},
+        problem=problem,
+        typed=typed or {"role": "viewer", "portals": "this"},
+        done=v.query("done") if status == 200 else "",
+        min_password=console.MIN_PASSWORD,
+        section="/users",
+    )
+
+
+@view(Role.OWNER)
+async def user_list(v: Visit) -> Reply:
+    return await _users_page(v)
+
+
+@view(Role.OWNER, form=True)
+async def user_create(v: Visit) -> Reply:
+    typed = _typed(v, ("email", "role", "portals"))
+    password = v.raw("password")
+    try:
+        if typed["portals"] not in ("this", "all"):
+            raise ValidationError("Choose the portals the user may see")
+        portals = [v.portal.portal.id] if typed["portals"] == "this" else _everywhere(v.me)
+        await console.create_user(
+            store=v.rq.runtime.store, email=typed["email"], password=password,
+            role=typed["role"], portals=portals, now=v.rq.now,
+        )  # fmt: skip
+    except Conflict:
+        return await _users_page(v, 409, "A console user with this address exists", typed)
+    except ValidationError as exc:
+        return await _users_page(v, exc.http_status, exc.message, typed)
+    return v.redirect(v.url("/users", done="created"))
+
+
+@view(Role.OWNER, form=True)
+async def user_change(v: Visit) -> Reply:
+    action = v.value("action")
+    if action not in ("role", "disable", "enable", "password"):
+        raise ValidationError("Unknown action")
+    user_id = v.path_id("user")
+    try:
+        await console.change_user(
+            store=v.rq.runtime.store, manager=_manager(v), user_id=user_id,
+            portal_id=v.portal.portal.id, now=v.rq.now,
+            role=v.value("role") if action == "role" else None,
+            disabled={"disable": True, "enable": False}.get(action),
+            password=v.raw("password") if action == "password" else None,
+        )  # fmt: skip
+    except ValidationError as exc:
+        user = await v.rq.runtime.store.get_user(user_id)
+        return await _users_page(v, exc.http_status, f"{user.email if user else ''}: {exc.message}")
+    done = {"role": "role", "disable": "disabled", "enable": "enabled", "password": "password"}
+    return v.redirect(v.url("/users", done=done[action]))
+
+
+def _manager(v: Visit) -> console.Manager:
+    return console.Manager(v.me.portals, v.me.id)
