@@ -33,9 +33,12 @@ EVENT_COLUMNS = "id, portal_id, email, at, source, actor, correlation_id, change
 # The ledger has no index by subject (migration 4): a subject's entries are a chain of `prev`
 # pointers from its newest (`subscribers.last_event`, or `suppressions.last_event` for an
 # erasure label). CHAIN walks the chains from a JSON array of heads down to an id bound.
+# Each step looks its entry's `prev` up by primary key in a scalar subquery: written as a
+# join, SQLite builds a Bloom filter over the whole ledger first (a scan per history read).
+_PREV = "(SELECT e.prev FROM events e WHERE e.id = chain.id)"
 CHAIN = (
     "WITH RECURSIVE chain(id) AS (SELECT value FROM json_each(?) WHERE value > ? "
-    "UNION ALL SELECT e.prev FROM events e JOIN chain ON e.id = chain.id WHERE e.prev > ?) "
+    f"UNION ALL SELECT {_PREV} FROM chain WHERE {_PREV} > ?) "
 )
 SQL_EVENTS_BY_EMAIL = (
     f"{CHAIN}SELECT {EVENT_COLUMNS} FROM events WHERE id IN chain AND portal_id = ? "
