@@ -1,4 +1,5 @@
-"""Reading import files (services/imports.py): line numbers, odd CSV, JSON Lines, packing."""
+"""Reading import files (services/uploads.py): line numbers, odd CSV, JSON Lines; packing
+rows for storage (services/imports.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from commpref.domain.imports import ImportRow
 from commpref.domain.model import Status
 from commpref.errors import ValidationError
-from commpref.services import imports
+from commpref.services import imports, uploads
 from tests.unit.builders import NOW, context
 
 
@@ -35,7 +36,7 @@ def test_csv_records_carry_the_line_where_they_start(tmp_path: Path) -> None:
             "short,row\n"
         ),
     )
-    got = list(imports.records(path, "csv"))
+    got = list(uploads.records(path, "csv"))
     assert got == [
         (
             2,
@@ -66,7 +67,7 @@ def test_unreadable_bytes_and_nul_characters_become_rejected_rows(tmp_path: Path
         b"email,subscription_id,status\na\x00@x.com,ALL,UNSUBSCRIBED\n"
         b"\xff\xfe@example.com,ALL,UNSUBSCRIBED\n",
     )
-    chunks = list(imports.staged_chunks(path, "csv", context(), now=NOW, chunk_rows=10))
+    chunks = list(uploads.staged_chunks(path, "csv", context(), now=NOW, chunk_rows=10))
     rejects = [r for c in chunks for r in c.rejects]
     assert [(r.line, r.reason) for r in rejects] == [
         (2, "Invalid email address"),
@@ -77,10 +78,10 @@ def test_unreadable_bytes_and_nul_characters_become_rejected_rows(tmp_path: Path
 
 def test_a_csv_header_without_required_columns_or_a_broken_file_is_a_400(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match=r"lacks the column\(s\) status, subscription_id"):
-        imports.csv_header(write(tmp_path, "c.csv", "email,name\n"))
+        uploads.csv_header(write(tmp_path, "c.csv", "email,name\n"))
     big = "email,subscription_id,status\n" + '"' + "x" * (csv.field_size_limit() + 1) + '",1,x\n'
     with pytest.raises(ValidationError, match="Invalid CSV near line"):
-        list(imports.records(write(tmp_path, "d.csv", big), "csv"))
+        list(uploads.records(write(tmp_path, "d.csv", big), "csv"))
 
 
 def test_json_lines(tmp_path: Path) -> None:
@@ -95,7 +96,7 @@ def test_json_lines(tmp_path: Path) -> None:
             '"a string"\n'
         ),
     )
-    got = list(imports.records(path, "jsonl"))
+    got = list(uploads.records(path, "jsonl"))
     assert got[0] == (
         1,
         {
@@ -115,7 +116,7 @@ def test_chunks_hold_at_most_the_asked_rows_and_pack_losslessly(tmp_path: Path) 
     lines += [f"u{i}@example.com,101,SUBSCRIBED,{i},src {i},NON_GDPR,é {i}" for i in range(25)]
     lines += ["u0@example.com,ALL,UNSUBSCRIBED,99999999999999999999,,,"]
     path = write(tmp_path, "f.csv", "\n".join(lines) + "\n")
-    chunks = list(imports.staged_chunks(path, "csv", context(), now=NOW, chunk_rows=10))
+    chunks = list(uploads.staged_chunks(path, "csv", context(), now=NOW, chunk_rows=10))
     assert [len(c.rows) for c in chunks] == [10, 10, 5]
     assert [c.first_line for c in chunks] == [2, 12, 22]
     assert [r.reason for c in chunks for r in c.rejects] == [
@@ -140,4 +141,4 @@ def test_chunks_hold_at_most_the_asked_rows_and_pack_losslessly(tmp_path: Path) 
     ],
 )
 def test_formats(given: str | None, name: str | None, media: str | None, fmt: str) -> None:
-    assert imports.detect_format(given, name, media) == fmt
+    assert uploads.detect_format(given, name, media) == fmt

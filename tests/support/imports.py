@@ -14,7 +14,7 @@ import msgspec
 from commpref.domain import erasure
 from commpref.domain.imports import ALL, ERASED, ImportJob
 from commpref.domain.model import ChangeKind, PortalContext
-from commpref.services import exports, imports
+from commpref.services import exports, imports, uploads
 from commpref.storage.store import Store
 
 OWNER = "test-worker"
@@ -23,18 +23,18 @@ OWNER = "test-worker"
 async def import_file(
     store: Store, ctx: PortalContext, path: Path, *, allow: bool = False, chunk_rows: int = 5000
 ) -> ImportJob:
-    fmt = imports.detect_format(None, path.name)
-    job = await imports.create(
+    fmt = uploads.detect_format(None, path.name)
+    job = await uploads.create(
         store=store,
         ctx=ctx,
         fmt=fmt,
         file_name=path.name,
-        sha256=imports.sha256_file(path),
+        sha256=uploads.sha256_file(path),
         allow_resubscribe=allow,
         actor="cli",
         correlation_id="corr-import",
     )
-    job = await imports.stage(
+    job = await uploads.stage(
         store=store, job=job, ctx=ctx, path=path, chunk_rows=chunk_rows, owner=OWNER
     )
     return await imports.run(store=store, job=job, owner=OWNER)

@@ -6,7 +6,7 @@ import pytest
 
 from commpref.domain.formats import parse_time
 from commpref.errors import ValidationError
-from commpref.http.api.operations import param
+from commpref.http.api.declare import param
 from commpref.http.params import parse_query as parse_params
 
 DECLARED = (

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commpref.domain.model import Actor, PortalContext, Translation
+from commpref.domain.model import Actor, LinkKey, PortalContext, Translation
 from commpref.errors import ValidationError
 from commpref.services import links
 from commpref.services.context import Call
@@ -322,3 +322,53 @@ def test_the_page_language_is_one_the_pages_speak(requested: str | None, chosen:
 
 def test_the_pages_own_languages_are_the_shipped_catalogs() -> None:
     assert set(i18n.catalogs()) == links.PAGE_LANGUAGES
+
+
+# --- a portal's own keys -------------------------------------------------------------------
+
+
+def test_a_portal_key_token_names_its_key_and_opens_with_that_key_only() -> None:
+    token = sign(CLAIMS, KEY, 70_000)
+    assert links.sealing_key_id(token) == 70_000
+    assert links.sealing_key_id(sign(CLAIMS, KEY)) is None  # a server key's token
+    assert verify(token, (KEY,)) == CLAIMS
+    assert verify(token, (OTHER_KEY,)) is None
+    assert b64(token)[:5] == b"\x03" + (70_000).to_bytes(4)
+
+
+def test_a_portal_key_token_cannot_be_moved_to_another_key_id_or_version() -> None:
+    raw = b64(sign(CLAIMS, KEY, 5))
+    moved = unb64(raw[:1] + (6).to_bytes(4) + raw[5:])
+    assert links.sealing_key_id(moved) == 6
+    assert verify(moved, (KEY,)) is None  # the header is authenticated
+    as_server_token = unb64(b"\x02" + raw[5:])
+    assert verify(as_server_token, (KEY,)) is None
+    for n in range(6):  # a header with nothing sealed after it is no token
+        assert links.sealing_key_id(unb64(raw[:n])) is None
+        assert verify(unb64(raw[:n]), (KEY,)) is None
+
+
+def test_flipping_any_bit_of_a_portal_key_token_is_detected() -> None:
+    raw = b64(sign(CLAIMS, KEY, 12))
+    for i in range(len(raw)):
+        altered = raw[:i] + bytes([raw[i] ^ 0x01]) + raw[i + 1 :]
+        assert verify(unb64(altered), (KEY,)) is None, i
+
+
+def test_links_are_sealed_with_the_portals_own_key_once_it_has_one() -> None:
+    ctx = context()
+    own = LinkKey(41, ctx.portal.id, "the portal's own key", NOW)
+    with_key = dataclasses.replace(ctx, portal=dataclasses.replace(ctx.portal, link_key=own))
+    for c, key_id, opening in ((ctx, None, KEY), (with_key, 41, own.secret.encode())):
+        made = links.generate_links(
+            call=Call.make(c, Actor("t"), now=NOW),
+            email="ada@example.com",
+            business_unit_id=0,
+            language=None,
+            subscription_id=None,
+            base_url="https://p.example",
+            key=KEY,
+        )
+        token = made.manage_preferences_url.split("&d=")[1].split("&")[0]
+        assert links.sealing_key_id(token) == key_id
+        assert verify(token, (opening,)) is not None

@@ -21,7 +21,7 @@ from commpref.domain.formats import format_ms
 from commpref.domain.imports import FINISHED, ImportJob, ImportStatus, ReportRow
 from commpref.domain.model import Actor, ChangeKind
 from commpref.jobs.runner import owner_id, owner_is_dead
-from commpref.services import erasure, exports, history, imports
+from commpref.services import erasure, exports, history, imports, uploads
 from commpref.services.context import Call, now_ms
 from commpref.services.statuses import require_email
 from commpref.storage.ledger import Erasure
@@ -122,7 +122,7 @@ async def _report(store: Store, job_id: int, path: Path | None) -> tuple[int, li
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--portal", "portal_id", type=int, required=True)
-@click.option("--format", "fmt", type=click.Choice(imports.FORMATS), default=None,
+@click.option("--format", "fmt", type=click.Choice(uploads.FORMATS), default=None,
               help="Default: from the file name (.jsonl/.ndjson → jsonl), else csv.")  # fmt: skip
 @click.option("--allow-resubscribe", is_flag=True,
               help="Let newer rows undo opt-outs and erasures.")  # fmt: skip
@@ -163,10 +163,10 @@ def import_command(
 
     async def go(store: Store) -> tuple[ImportJob, tuple[int, list[ReportRow]]]:
         ctx = await store.portal_context(portal_id)
-        kind = imports.detect_format(fmt, file.name)
+        kind = uploads.detect_format(fmt, file.name)
         if kind == "csv":
-            imports.csv_header(file)
-        digest = await asyncio.to_thread(imports.sha256_file, file)
+            uploads.csv_header(file)
+        digest = await asyncio.to_thread(uploads.sha256_file, file)
         owner = owner_id()
         job = await store.find_import(
             portal_id=portal_id, sha256=digest, allow_resubscribe=allow_resubscribe
@@ -174,7 +174,7 @@ def import_command(
         mine = False
         if job is None or job.status is ImportStatus.UPLOADING:
             if job is None:
-                job = await imports.create(
+                job = await uploads.create(
                     store=store, ctx=ctx, fmt=kind, file_name=file.name, sha256=digest,
                     allow_resubscribe=allow_resubscribe, actor="cli",
                     correlation_id=str(uuid.uuid4()),
@@ -182,7 +182,7 @@ def import_command(
             else:  # a run that died while reading the file: read it again
                 await store.restart_upload(job.id, now=now_ms())
             reading = bar.add_task("reading", total=None)
-            job = await imports.stage(
+            job = await uploads.stage(
                 store=store, job=job, ctx=ctx, path=file, chunk_rows=rows_per_chunk,
                 owner=owner, progress=lambda n: bar.advance(reading, n),
             )  # fmt: skip

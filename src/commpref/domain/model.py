@@ -73,6 +73,21 @@ class Portal:
     brand_name: str | None = None
     brand_logo_url: str | None = None
     brand_colour: str | None = None
+    # The key that seals the portal's preference links (None: the server's keys), and
+    # whether the server's keys still verify the portal's links.
+    link_key: LinkKey | None = None
+    server_link_keys: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LinkKey:
+    """One of a portal's preference-link keys. The secret never leaves the server."""
+
+    id: int
+    portal_id: int
+    secret: str = field(repr=False)
+    created_at: int = 0
+    retired_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,18 +1,12 @@
 """Managing portals, business units, definitions (subscription types) and their
 translations, and tokens: the one place their rules live, for the CLI and /commpref/v1.
-
-Text a person types (names, descriptions, branding) is stored as given, markup and all:
-every page escapes it. Only what cannot be stored or shown on one line is refused (control
-characters; NUL, which PostgreSQL cannot store), and what is too long.
+What text each may hold (names, descriptions, language tags, branding) is `validation`'s.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from commpref.domain import erasure
 from commpref.domain.formats import INT64_MAX
@@ -21,86 +15,21 @@ from commpref.domain.scopes import ADMIN, ALL_SCOPES, may_grant
 from commpref.errors import AuthenticationError, MissingScopes, NotFound, ValidationError
 from commpref.services import auth
 from commpref.services.context import Call, now_ms
+from commpref.services.validation import (
+    MAX_LABEL,
+    MAX_TEXT,
+    clean_brand_name,
+    clean_colour,
+    clean_language,
+    clean_logo_url,
+    clean_name,
+    clean_text,
+    invalid,
+    shown,
+)
 from commpref.storage.store import Store
 
-MAX_NAME = 100  # names: portals, business units, subscription types, tokens, brands
-MAX_TEXT = 1000  # descriptions
-MAX_LABEL = 100  # a subscription type's purpose and communication method
-MAX_URL = 2000
-MAX_LANGUAGE = 35
-# A BCP 47 language tag as HubSpot spells them (`en`, `de`, `pt-br`, `zh-hant-tw`): a 2-3
-# letter language, then subtags; kept in lower case, so `de-DE` and `de-de` are one language.
-_LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
-_COLOUR = re.compile(r"#[0-9a-f]{6}")
-# What RFC 3986 allows in a URL, less the apostrophe: a logo URL lands in HTML and CSS.
-_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+")
-_MULTILINE = frozenset("\t\n\r")
 DEFINITION_FIELDS = ("name", "description", "purpose", "communication_method")
-
-
-def _invalid(field: str, message: str) -> ValidationError:
-    return ValidationError(message, errors=[{"message": message, "in": field}])
-
-
-def _shown(value: str) -> str:
-    return repr(value if len(value) <= 40 else value[:37] + "...")
-
-
-def clean_text(value: str, field: str, *, limit: int, multiline: bool = False) -> str:
-    """`value` as given, unless too long or holding characters no page can show."""
-    if len(value) > limit:
-        raise _invalid(field, f"{field} is longer than {limit} characters")
-    for ch in value:
-        if unicodedata.category(ch) in ("Cc", "Cs") and not (multiline and ch in _MULTILINE):
-            raise _invalid(field, f"{field} contains a control character ({ord(ch):#04x})")
-    return value
-
-
-def clean_name(value: str, field: str = "name") -> str:
-    """A name: trimmed, not blank, one line."""
-    trimmed = clean_text(value.strip(), field, limit=MAX_NAME)
-    if not trimmed:
-        raise _invalid(field, f"{field} must not be blank")
-    return trimmed
-
-
-def clean_language(value: str, field: str = "languageCode") -> str:
-    """A language tag, in lower case with `-` (`pt_BR` → `pt-br`)."""
-    code = value.strip().lower().replace("_", "-")
-    if len(code) > MAX_LANGUAGE or not _LANGUAGE.fullmatch(code):
-        message = f"Invalid {field} {_shown(value)}: use a language tag such as en, de or pt-br"
-        raise _invalid(field, message)
-    return code
-
-
-def _optional(value: object) -> str | None:
-    """A branding value: "" (or None) removes it."""
-    return None if value is None or value == "" else str(value)
-
-
-def clean_logo_url(value: object) -> str | None:
-    url = _optional(value)
-    if url is None:
-        return None
-    message = "brandLogoUrl is an https URL (ASCII, percent-encoded), or empty to remove it"
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises ValueError for a malformed port
-        ok = parts.scheme == "https" and bool(parts.hostname)
-    except ValueError:
-        ok = False
-    if not ok or len(url) > MAX_URL or not _URL.fullmatch(url):
-        raise _invalid("brandLogoUrl", message)
-    return url
-
-
-def clean_colour(value: object) -> str | None:
-    given = _optional(value)
-    if given is None:
-        return None
-    if not _COLOUR.fullmatch(given.lower()):
-        raise _invalid("brandColour", "brandColour is #rrggbb (six hex digits), or empty")
-    return given.lower()
 
 
 # --- portals -----------------------------------------------------------------------------
@@ -144,7 +73,7 @@ async def update_portal(*, store: Store, portal_id: int, **flags: object) -> Por
     checks: dict[str, Callable[[object], object]] = {
         "name": lambda v: clean_name(str(v)),
         "default_language": lambda v: clean_language(str(v), "defaultLanguage"),
-        "brand_name": lambda v: None if _optional(v) is None else clean_name(str(v), "brandName"),
+        "brand_name": clean_brand_name,
         "brand_logo_url": clean_logo_url,
         "brand_colour": clean_colour,
     }
@@ -170,7 +99,7 @@ async def create_business_unit(
     *, store: Store, portal_id: int, business_unit_id: int, name: str
 ) -> BusinessUnit:
     if not 0 <= business_unit_id <= INT64_MAX:
-        raise _invalid("id", "Business unit ids are non-negative 64-bit integers")
+        raise invalid("id", "Business unit ids are non-negative 64-bit integers")
     return await store.create_business_unit(
         portal_id=portal_id, business_unit_id=business_unit_id, name=clean_name(name)
     )
@@ -205,8 +134,8 @@ def _unique(definitions: tuple[Definition, ...], new_name: str, unit: int, own: 
     wanted = new_name.casefold()
     for d in definitions:
         if d.id != own and d.business_unit_id == unit and d.name.casefold() == wanted:
-            message = f"A subscription type named {_shown(d.name)} already exists (id {d.id})"
-            raise _invalid("name", message)
+            message = f"A subscription type named {shown(d.name)} already exists (id {d.id})"
+            raise invalid("name", message)
 
 
 def _definition_texts(fields: dict[str, str]) -> dict[str, str]:
@@ -235,7 +164,7 @@ async def create_definition(
          "communication_method": communication_method}
     )  # fmt: skip
     if not 0 <= business_unit_id <= INT64_MAX:
-        raise _invalid("businessUnitId", f"Business unit {business_unit_id} does not exist")
+        raise invalid("businessUnitId", f"Business unit {business_unit_id} does not exist")
     ctx = await store.portal_context(portal_id)
     _unique(ctx.definitions, texts["name"], business_unit_id, own=0)
     return await store.create_definition(
@@ -379,12 +308,12 @@ async def create_token(
     unknown = sorted(scopes - ALL_SCOPES)
     if unknown:
         valid = ", ".join(sorted(ALL_SCOPES))
-        raise _invalid("scopes", f"Unknown scope(s): {', '.join(unknown)}. Valid scopes: {valid}")
+        raise invalid("scopes", f"Unknown scope(s): {', '.join(unknown)}. Valid scopes: {valid}")
     if not scopes:
-        raise _invalid("scopes", "A token needs at least one scope")
+        raise invalid("scopes", "A token needs at least one scope")
     label = clean_name(name)
     if app_id is not None and not 0 <= app_id <= INT64_MAX:
-        raise _invalid("appId", "appId is a non-negative 64-bit integer")
+        raise invalid("appId", "appId is a non-negative 64-bit integer")
     now = now_ms()
     if granted_by is not None:
         if not may_grant(granted_by.scopes, scopes):
@@ -392,7 +321,7 @@ async def create_token(
         limit = None if ADMIN in granted_by.scopes else granted_by.expires_at
         if limit is not None and (expires_at is None or expires_at > limit):
             if expires_at is not None:
-                raise _invalid("expiresAt", "expiresAt is after this token's own expiry")
+                raise invalid("expiresAt", "expiresAt is after this token's own expiry")
             expires_at = limit  # a token's tokens expire with it
     if await store.get_portal(portal_id) is None:
         raise ValidationError(f"Portal {portal_id} does not exist")

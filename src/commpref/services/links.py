@@ -1,7 +1,7 @@
 """Preference-page links (docs/wire-contract.md §5.14):
 validation, URLs, their tokens, List-Unsubscribe.
 
-A link token is `base64url(version ‖ AES-SIV(claims))`, no padding. The claims — portal,
+A link token is `base64url(header ‖ AES-SIV(claims))`, no padding. The claims — portal,
 normalised email, business unit, page language, issue time — are packed with msgpack and
 sealed with AES-SIV (RFC 5297, `cryptography`): one primitive both encrypts them, so the
 address is not readable from the URL (links end up in proxy logs, screenshots, forwarded
@@ -9,6 +9,12 @@ mails), and authenticates them with a 16-byte synthetic IV, so any change to a s
 is refused. AES-SIV needs no nonce: nothing can go wrong however many billion links one key
 seals. Its 64-byte key is derived from each configured signing key with HKDF-SHA256, so
 keys keep their meaning: the first signs, every one verifies (rotation).
+
+Keys are the server's (`link_signing_keys`, header: version 2) until a portal rotates its
+own (`rotate_keys`, header: version 3 and the key's id, 4 bytes): from then on its newest
+key seals its links, and a token names the key that opens it, so verifying reads one row
+and every process sees a rotation or a retirement at once. The header is authenticated as
+associated data, so a token cannot be moved to another key.
 
 Links never expire unless `link_max_age_days` is set; `check` then refuses older tokens
 with `ExpiredLink`. Both errors are `ValidationError`s (400); the pages render them.
@@ -31,8 +37,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from commpref.domain import rules
-from commpref.domain.model import PortalContext
-from commpref.errors import ValidationError
+from commpref.domain.model import LinkKey, PortalContext
+from commpref.errors import Conflict, ValidationError
 from commpref.services.context import Call
 from commpref.services.statuses import require_definition, require_email
 from commpref.settings import Settings
@@ -43,7 +49,9 @@ ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058: the body of the POST and i
 MAX_TOKEN_CHARS = 1024  # far above any real token (an address has at most 254 characters)
 DAY_SECONDS = 86_400
 
-_VERSION = b"\x02"  # 1 was readable JSON with a truncated HMAC
+_VERSION = b"\x02"  # sealed by a server key; 1 was readable JSON with a truncated HMAC
+_PORTAL_VERSION = b"\x03"  # sealed by a portal's own key, whose id follows
+_KEY_ID_BYTES = 4
 _TOKEN_INFO = b"commpref link token v2 (AES-SIV)"
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 _Payload = tuple[int, str, int, str, int]
@@ -118,8 +126,9 @@ def _siv(key: bytes) -> AESSIV:
     return AESSIV(derive_key(key, _TOKEN_INFO, 64))
 
 
-def sign(claims: LinkClaims, key: bytes) -> str:
-    """The opaque, URL-safe token of `claims`, sealed under `key`."""
+def sign(claims: LinkClaims, key: bytes, key_id: int | None = None) -> str:
+    """The opaque, URL-safe token of `claims`, sealed under `key`: a server key (None) or
+    the portal's key `key_id`."""
     payload = msgspec.msgpack.encode(
         (
             claims.portal_id,
@@ -129,8 +138,33 @@ def sign(claims: LinkClaims, key: bytes) -> str:
             claims.issued_at,
         )
     )
-    sealed = _siv(key).encrypt(payload, [_VERSION])
-    return base64.urlsafe_b64encode(_VERSION + sealed).rstrip(b"=").decode()
+    header = _VERSION if key_id is None else _PORTAL_VERSION + key_id.to_bytes(_KEY_ID_BYTES)
+    sealed = _siv(key).encrypt(payload, [header])
+    return base64.urlsafe_b64encode(header + sealed).rstrip(b"=").decode()
+
+
+def _split(token: str) -> tuple[bytes, bytes] | None:
+    """A token's header and sealed claims, or None when it cannot be a token."""
+    if not 0 < len(token) <= MAX_TOKEN_CHARS or not _TOKEN_CHARS.fullmatch(token):
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    if raw[:1] == _VERSION:
+        return raw[:1], raw[1:]
+    if raw[:1] == _PORTAL_VERSION and len(raw) > 1 + _KEY_ID_BYTES:
+        return raw[: 1 + _KEY_ID_BYTES], raw[1 + _KEY_ID_BYTES :]
+    return None
+
+
+def sealing_key_id(token: str) -> int | None:
+    """The id of the portal key a token names; None for a server key's token or a token
+    that is not one (which `verify` then refuses)."""
+    parts = _split(token)
+    if parts is None or len(parts[0]) == 1:
+        return None
+    return int.from_bytes(parts[0][1:])
 
 
 def verify(token: str, keys: tuple[bytes, ...]) -> LinkClaims | None:
@@ -138,17 +172,13 @@ def verify(token: str, keys: tuple[bytes, ...]) -> LinkClaims | None:
 
     Age is not checked here; `check` does that.
     """
-    if not 0 < len(token) <= MAX_TOKEN_CHARS or not _TOKEN_CHARS.fullmatch(token):
+    parts = _split(token)
+    if parts is None:
         return None
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    if raw[:1] != _VERSION:
-        return None
+    header, sealed = parts
     for key in keys:
         try:
-            payload = _siv(key).decrypt(raw[1:], [_VERSION])
+            payload = _siv(key).decrypt(sealed, [header])
         except (InvalidTag, ValueError):
             continue
         try:
@@ -159,6 +189,27 @@ def verify(token: str, keys: tuple[bytes, ...]) -> LinkClaims | None:
             return None
         return LinkClaims(portal_id, email, unit, language, issued_at)
     return None
+
+
+async def rotate_keys(*, store: Store, portal_id: int, now: int) -> LinkKey:
+    """A new key that seals the portal's links from now on; older links keep working."""
+    return await store.add_link_key(portal_id=portal_id, secret=secrets.token_urlsafe(32), now=now)
+
+
+async def list_keys(*, store: Store, portal_id: int) -> list[LinkKey]:
+    """The portal's own keys, newest first (the first seals, unless retired ones only)."""
+    return await store.list_link_keys(portal_id)
+
+
+async def retire_keys(*, store: Store, ctx: PortalContext, now: int) -> int:
+    """Make every link of the portal not sealed by its newest key stop working (after a
+    leak, say); the number of its own keys retired."""
+    if ctx.portal.link_key is None:
+        raise Conflict(
+            "This portal's links are sealed with the server's keys: rotate its link keys "
+            "before retiring the old ones"
+        )
+    return await store.retire_link_keys(portal_id=ctx.portal.id, now=now)
 
 
 def check(token: str, keys: tuple[bytes, ...], *, now: int, max_age_days: int) -> LinkClaims:
@@ -222,7 +273,8 @@ def generate_links(
     base_url: str,
     key: bytes,
 ) -> Links:
-    """J: validate and build the three URLs; unknown addresses are fine and not created."""
+    """J: validate and build the three URLs; unknown addresses are fine and not created.
+    The portal's own key seals them once it has one, else `key` (the server's)."""
     address = require_email(email)
     unit = rules.opt_out_unit(call.ctx, business_unit_id)
     if subscription_id is not None:
@@ -234,7 +286,9 @@ def generate_links(
             raise ValidationError(message, errors=[{"message": message, "in": "subscriptionId"}])
     lang = page_language(call.ctx, language, unit)
     claims = LinkClaims(call.ctx.portal.id, address, unit, lang, call.now // 1000)
-    query = f"languagePreference={quote(lang, safe='')}&d={sign(claims, key)}&v=3"
+    own = call.ctx.portal.link_key
+    token = sign(claims, key) if own is None else sign(claims, own.secret.encode(), own.id)
+    query = f"languagePreference={quote(lang, safe='')}&d={token}&v=3"
     pages = base_url.rstrip("/") + "/hs/manage-preferences/"
     return Links(
         email=address,

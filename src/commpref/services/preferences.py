@@ -92,12 +92,24 @@ class Preferences:
 async def open_link(
     *, store: Store, keys: tuple[bytes, ...], token: str, now: int, max_age_days: int
 ) -> Link:
-    """Verify a link token and load its portal; InvalidLink, ExpiredLink or NotFound."""
+    """Verify a link token and load its portal; InvalidLink, ExpiredLink or NotFound.
+    `keys` are the server's; a token sealed by a portal's key is opened by that key alone,
+    while it is not retired, and only for that portal."""
+    key_id = links.sealing_key_id(token)
+    own = None if key_id is None else await store.link_key(key_id)
+    if key_id is not None:
+        if own is None or own.retired_at is not None:
+            raise links.InvalidLink()
+        keys = (own.secret.encode(),)
     claims = links.check(token, keys, now=now, max_age_days=max_age_days)
+    if own is not None and own.portal_id != claims.portal_id:
+        raise links.InvalidLink()
     try:
         ctx = await store.portal_context(claims.portal_id)
     except NotFound:
         raise NotFound("This portal does not exist") from None
+    if own is None and not ctx.portal.server_link_keys:
+        raise links.InvalidLink()
     link = Link(token, claims, ctx)
     if link.unit not in ctx.business_units:
         raise NotFound("This business unit does not exist")

@@ -408,6 +408,26 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE portals ADD COLUMN brand_colour TEXT
         """,
     ),
+    Migration(
+        10,
+        "each portal's own preference-link keys",
+        # A portal's links are sealed with its newest key (`portals.link_key_id`, read with
+        # the portal's context); a token names its key, so verifying reads that one row.
+        # Until a portal's first rotation its links use the server's keys, which keep
+        # verifying its older links until it retires them (`server_link_keys`).
+        """
+        CREATE TABLE link_keys (
+            id {serial},
+            portal_id BIGINT NOT NULL REFERENCES portals (id),
+            secret TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            retired_at BIGINT
+        );
+        CREATE INDEX link_keys_by_portal ON link_keys (portal_id, id);
+        ALTER TABLE portals ADD COLUMN link_key_id BIGINT;
+        ALTER TABLE portals ADD COLUMN server_link_keys {bool} NOT NULL DEFAULT {true}
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

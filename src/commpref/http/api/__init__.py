@@ -1,6 +1,7 @@
 """commpref's own API under `/commpref/v1/` (docs/commpref-api.md): its operation table
-(`operations`), handlers (`handlers`, `webhooks`, `links`, `admin`, `users`) and wire shapes
-(`wire`; `links` and `users` keep their own)."""
+(`operations`, assembled from one table per concept, `*_operations`, each entry made by
+`declare`), handlers (`handlers`, `webhooks`, `links`, `admin`, `users`) and wire shapes
+(`wire`, `admin_wire`; `links` and `users` keep their own)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 from commpref.domain.model import Token
 from commpref.http import body, errors
 from commpref.http.api import wire
-from commpref.http.api.operations import OPERATIONS, PREFIX, SECURITY_SCHEME, VERSION
+from commpref.http.api.declare import PREFIX, SECURITY_SCHEME, VERSION
+from commpref.http.api.operations import OPERATIONS
 from commpref.http.errors import CORRELATION_HEADERS, json_error
 from commpref.http.operation import Operation, Surface
 from commpref.http.routing import Router

@@ -1,6 +1,7 @@
 """Handlers of `/commpref/v1`'s administration: subscription types and their translations,
 business units, tokens and the portal's settings. Always the token's own portal: an id of
-another portal's type or token answers 404. The rules are `services.admin`'s, the CLI's.
+another portal's type or token answers 404. The rules are `services.admin`'s, the CLI's;
+the shapes are `admin_wire`'s.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import msgspec
 
 from commpref.domain.formats import parse_time
 from commpref.errors import NotFound, ValidationError
-from commpref.http.api import wire
+from commpref.http.api import admin_wire
 from commpref.http.api.handlers import path_id
 from commpref.http.operation import Reply, Request
 from commpref.services import admin
@@ -42,18 +43,20 @@ def _type_id(rq: Request) -> int:
 
 async def list_types(rq: Request) -> Reply:
     found = await admin.list_definitions(store=rq.runtime.store, portal_id=_portal_id(rq))
-    return 200, wire.SubscriptionTypeList(results=[wire.subscription_type(d) for d in found])
+    return 200, admin_wire.SubscriptionTypeList(
+        results=[admin_wire.subscription_type(d) for d in found]
+    )
 
 
 async def get_type(rq: Request) -> Reply:
     found = await admin.get_definition(
         store=rq.runtime.store, portal_id=_portal_id(rq), definition_id=_type_id(rq)
     )
-    return 200, wire.subscription_type(found)
+    return 200, admin_wire.subscription_type(found)
 
 
 async def create_type(rq: Request) -> Reply:
-    body: wire.SubscriptionTypeCreate = rq.body
+    body: admin_wire.SubscriptionTypeCreate = rq.body
     made = await admin.create_definition(
         store=rq.runtime.store,
         portal_id=_portal_id(rq),
@@ -63,7 +66,7 @@ async def create_type(rq: Request) -> Reply:
         purpose=body.purpose,
         communication_method=body.communicationMethod,
     )
-    return 201, wire.subscription_type(made)
+    return 201, admin_wire.subscription_type(made)
 
 
 TYPE_FIELDS = {"name": "name", "description": "description", "purpose": "purpose",
@@ -78,14 +81,14 @@ async def update_type(rq: Request) -> Reply:
         definition_id=_type_id(rq),
         **_given(rq.body, TYPE_FIELDS),
     )
-    return 200, wire.subscription_type(changed)
+    return 200, admin_wire.subscription_type(changed)
 
 
 async def _set_active(rq: Request, active: bool) -> Reply:
     changed = await admin.set_definition_active(
         store=rq.runtime.store, portal_id=_portal_id(rq), definition_id=_type_id(rq), active=active
     )
-    return 200, wire.subscription_type(changed)
+    return 200, admin_wire.subscription_type(changed)
 
 
 async def archive_type(rq: Request) -> Reply:
@@ -99,7 +102,7 @@ async def restore_type(rq: Request) -> Reply:
 
 async def set_translation(rq: Request) -> Reply:
     """Add or replace the type's name and description in one language."""
-    body: wire.TranslationSet = rq.body
+    body: admin_wire.TranslationSet = rq.body
     changed = await admin.set_translation(
         store=rq.runtime.store,
         portal_id=_portal_id(rq),
@@ -108,7 +111,7 @@ async def set_translation(rq: Request) -> Reply:
         name=body.name,
         description=body.description,
     )
-    return 200, wire.subscription_type(changed)
+    return 200, admin_wire.subscription_type(changed)
 
 
 async def delete_translation(rq: Request) -> Reply:
@@ -118,7 +121,7 @@ async def delete_translation(rq: Request) -> Reply:
         definition_id=_type_id(rq),
         language_code=rq.query["languageCode"],
     )
-    return 200, wire.subscription_type(changed)
+    return 200, admin_wire.subscription_type(changed)
 
 
 # --- business units ------------------------------------------------------------------------
@@ -126,26 +129,26 @@ async def delete_translation(rq: Request) -> Reply:
 
 async def list_business_units(rq: Request) -> Reply:
     units = await admin.list_business_units(store=rq.runtime.store, portal_id=_portal_id(rq))
-    return 200, wire.BusinessUnitList(results=[wire.business_unit(u) for u in units])
+    return 200, admin_wire.BusinessUnitList(results=[admin_wire.business_unit(u) for u in units])
 
 
 async def create_business_unit(rq: Request) -> Reply:
-    body: wire.BusinessUnitCreate = rq.body
+    body: admin_wire.BusinessUnitCreate = rq.body
     unit = await admin.create_business_unit(
         store=rq.runtime.store, portal_id=_portal_id(rq), business_unit_id=body.id, name=body.name
     )
-    return 201, wire.business_unit(unit)
+    return 201, admin_wire.business_unit(unit)
 
 
 async def rename_business_unit(rq: Request) -> Reply:
-    body: wire.BusinessUnitUpdate = rq.body
+    body: admin_wire.BusinessUnitUpdate = rq.body
     unit = await admin.rename_business_unit(
         store=rq.runtime.store,
         portal_id=_portal_id(rq),
         business_unit_id=path_id(rq, "Business unit"),
         name=body.name,
     )
-    return 200, wire.business_unit(unit)
+    return 200, admin_wire.business_unit(unit)
 
 
 # --- tokens --------------------------------------------------------------------------------
@@ -165,13 +168,13 @@ def _expiry(text: str | None, now: int) -> int | None:
 
 async def list_tokens(rq: Request) -> Reply:
     found = await admin.list_tokens(store=rq.runtime.store, portal_id=_portal_id(rq))
-    return 200, wire.TokenList(results=[wire.token(t) for t in found])
+    return 200, admin_wire.TokenList(results=[admin_wire.token(t) for t in found])
 
 
 async def create_token(rq: Request) -> Reply:
     """A new token of this portal; its secret is in this answer only. A token gives only
     scopes it holds itself, unless it holds commpref.admin."""
-    body: wire.TokenCreate = rq.body
+    body: admin_wire.TokenCreate = rq.body
     store = rq.runtime.store
     made, secret = await admin.create_token(
         store=store,
@@ -182,7 +185,7 @@ async def create_token(rq: Request) -> Reply:
         expires_at=_expiry(body.expiresAt, rq.call.now),
         granted_by=await admin.calling_token(store=store, call=rq.call),
     )
-    return 201, wire.token(admin.TokenInfo(made, None), secret)
+    return 201, admin_wire.token(admin.TokenInfo(made, None), secret)
 
 
 async def revoke_token(rq: Request) -> Reply:
@@ -191,7 +194,7 @@ async def revoke_token(rq: Request) -> Reply:
     token_id = path_id(rq, "Token")
     if not await admin.revoke_token(store=store, portal_id=portal_id, token_id=token_id):
         raise NotFound(f"Token {token_id} does not exist")
-    return 200, wire.token(
+    return 200, admin_wire.token(
         await admin.get_token(store=store, portal_id=portal_id, token_id=token_id)
     )
 
@@ -201,7 +204,7 @@ async def revoke_token(rq: Request) -> Reply:
 
 async def get_portal(rq: Request) -> Reply:
     found = await admin.get_portal(store=rq.runtime.store, portal_id=_portal_id(rq))
-    return 200, wire.portal(found)
+    return 200, admin_wire.portal(found)
 
 
 PORTAL_FIELDS = {
@@ -225,4 +228,4 @@ async def update_portal(rq: Request) -> Reply:
         portal_id=_portal_id(rq),
         **_given(cast(msgspec.Struct, rq.body), PORTAL_FIELDS),
     )
-    return 200, wire.portal(changed)
+    return 200, admin_wire.portal(changed)

@@ -13,7 +13,7 @@ from commpref.errors import NotFound
 from commpref.http.api import wire
 from commpref.http.operation import Reply, Request, Stream
 from commpref.http.transport import read_chunks
-from commpref.services import erasure, exports, history, imports
+from commpref.services import erasure, exports, history, uploads
 from commpref.services.statuses import require_email
 
 
@@ -106,11 +106,11 @@ async def create_import(rq: Request) -> Reply:
     server process picks up. Answers 202 with the job; poll it for progress."""
     settings = rq.runtime.settings
     file_name = rq.query["fileName"] or ""
-    job = await imports.upload(
+    job = await uploads.upload(
         store=rq.runtime.store,
         call=rq.call,
         chunks=read_chunks(rq.receive, settings.body_timeout_s),
-        fmt=imports.detect_format(rq.query["format"], file_name, rq.content_type),
+        fmt=uploads.detect_format(rq.query["format"], file_name, rq.content_type),
         file_name=file_name,
         allow_resubscribe=rq.query["allowResubscribe"],
         max_bytes=settings.import_max_bytes,

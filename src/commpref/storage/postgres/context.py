@@ -13,14 +13,24 @@ from typing import Any
 
 import msgspec
 
-from commpref.domain.model import Definition, Portal, PortalContext, Token, Translation
+from commpref.domain.model import (
+    Definition,
+    LinkKey,
+    Portal,
+    PortalContext,
+    Token,
+    Translation,
+)
 
 # --- portals -----------------------------------------------------------------------------
 
 PORTAL_COLUMNS = """p.id, p.name, p.gdpr, p.brands, p.default_language,
     p.strict_v3_unknown_404, p.rate_limit_tier, p.batch_scopes_enabled, p.created_at,
-    p.brand_name, p.brand_logo_url, p.brand_colour"""
-PORTAL_COUNT = 12  # columns of PORTAL_COLUMNS, in the order of `Portal`'s fields
+    p.brand_name, p.brand_logo_url, p.brand_colour, p.link_key_id,
+    (SELECT k.secret FROM link_keys k WHERE k.id = p.link_key_id) AS link_secret,
+    (SELECT k.created_at FROM link_keys k WHERE k.id = p.link_key_id) AS link_created_at,
+    p.server_link_keys"""
+PORTAL_COUNT = 16  # columns of PORTAL_COLUMNS, in the order of `Portal`'s fields
 
 GET_PORTAL = f"SELECT {PORTAL_COLUMNS} FROM portals p WHERE p.id = $1"
 LIST_PORTALS = f"SELECT {PORTAL_COLUMNS} FROM portals p ORDER BY p.id"
@@ -90,20 +100,11 @@ Row = Any  # asyncpg.Record: indexable by position and by column name
 
 
 def portal(row: Row) -> Portal:
-    return Portal(
-        id=row["id"],
-        name=row["name"],
-        gdpr=row["gdpr"],
-        brands=row["brands"],
-        default_language=row["default_language"],
-        strict_v3_unknown_404=row["strict_v3_unknown_404"],
-        rate_limit_tier=row["rate_limit_tier"],
-        batch_scopes_enabled=row["batch_scopes_enabled"],
-        created_at=row["created_at"],
-        brand_name=row["brand_name"],
-        brand_logo_url=row["brand_logo_url"],
-        brand_colour=row["brand_colour"],
-    )
+    """A portal from `PORTAL_COLUMNS`, alone or first in a row."""
+    r = tuple(row)[:PORTAL_COUNT]
+    key = None if r[12] is None else LinkKey(r[12], r[0], r[13], r[14])
+    return Portal(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
+                  key, r[15])  # fmt: skip
 
 
 def definition(row: Row, translations: tuple[Translation, ...] = ()) -> Definition:
@@ -158,11 +159,11 @@ def context(row: Row, offset: int = 0) -> PortalContext:
 
 @lru_cache(maxsize=256)
 def _build_context(
-    portal: tuple[Any, ...], units: tuple[int, ...], defs: str | None
+    columns: tuple[Any, ...], units: tuple[int, ...], defs: str | None
 ) -> PortalContext:
     # The row is read fresh on every request; only building the Python values is skipped
     # when its content is exactly what was seen before (contexts are immutable).
-    p = Portal(*portal)
+    p = portal(columns)
     decoded = _definitions_decoder.decode(defs) if defs is not None else None
     definitions = tuple(
         Definition(

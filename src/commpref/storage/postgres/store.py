@@ -24,6 +24,7 @@ from commpref.storage.postgres.coalesce import Batcher
 from commpref.storage.postgres.console import PostgresConsole
 from commpref.storage.postgres.imports import PostgresImports
 from commpref.storage.postgres.ledger import PostgresLedger
+from commpref.storage.postgres.linkkeys import PostgresLinkKeys
 from commpref.storage.postgres.ratelimits import PostgresRateLimits
 from commpref.storage.postgres.subscribers import PostgresSubscribers
 from commpref.storage.postgres.tallies import PostgresTallies
@@ -41,6 +42,7 @@ class PostgresStore(
     PostgresWebhooks,
     PostgresTallies,
     PostgresConsole,
+    PostgresLinkKeys,
 ):
     kind = "postgresql"
 

@@ -15,6 +15,7 @@ import msgspec
 from commpref.domain.model import (
     BusinessUnit,
     Definition,
+    LinkKey,
     Portal,
     PortalContext,
     Token,
@@ -28,9 +29,11 @@ Conn = sqlite3.Connection
 _PORTAL = (
     "p.id, p.name, p.gdpr, p.brands, p.default_language, p.strict_v3_unknown_404, "
     "p.rate_limit_tier, p.batch_scopes_enabled, p.created_at, p.brand_name, p.brand_logo_url, "
-    "p.brand_colour"
+    "p.brand_colour, p.link_key_id, "
+    "(SELECT k.secret FROM link_keys k WHERE k.id = p.link_key_id), "
+    "(SELECT k.created_at FROM link_keys k WHERE k.id = p.link_key_id), p.server_link_keys"
 )
-_PORTAL_COUNT = 12  # columns of `_PORTAL`
+_PORTAL_COUNT = 16  # columns of `_PORTAL`
 _DEFINITION = (
     "d.id, d.portal_id, d.name, d.description, d.business_unit_id, d.purpose, "
     "d.communication_method, d.is_active, d.is_default, d.is_internal, d.created_at, "
@@ -57,8 +60,9 @@ SQL_CONTEXT = f"SELECT {_PORTAL}, {_CONTEXT} FROM portals p WHERE p.id = ?"
 
 # --- rows to domain values (booleans are stored as 0/1) ------------------------------------
 def _portal(r: Sequence[Any]) -> Portal:
+    key = None if r[12] is None else LinkKey(r[12], r[0], r[13], r[14])
     return Portal(r[0], r[1], bool(r[2]), bool(r[3]), r[4], bool(r[5]), r[6], bool(r[7]), r[8],
-                  r[9], r[10], r[11])  # fmt: skip
+                  r[9], r[10], r[11], key, bool(r[15]))  # fmt: skip
 
 
 def _definition(r: Sequence[Any], translations: Sequence[Sequence[Any]] = ()) -> Definition:

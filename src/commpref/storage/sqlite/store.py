@@ -20,6 +20,7 @@ from commpref.storage.sqlite.admin import SqliteAdmin
 from commpref.storage.sqlite.console import SqliteConsole
 from commpref.storage.sqlite.imports import SqliteImports
 from commpref.storage.sqlite.ledger import SqliteLedger
+from commpref.storage.sqlite.linkkeys import SqliteLinkKeys
 from commpref.storage.sqlite.ratelimits import SqliteRateLimits
 from commpref.storage.sqlite.subscribers import SqliteSubscribers
 from commpref.storage.sqlite.tallies import SqliteTallies
@@ -36,6 +37,7 @@ class SqliteStore(
     SqliteWebhooks,
     SqliteTallies,
     SqliteConsole,
+    SqliteLinkKeys,
 ):
     kind = "sqlite"
 

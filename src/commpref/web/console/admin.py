@@ -1,12 +1,11 @@
 """The console's administration pages: subscription types (their translations, archiving,
-a preview of the preference page in each language), business units, tokens, the portal's
-settings, and, for owners only, the console's users.
+a preview of the preference page in each language), business units and tokens. The
+portal's settings are `settings`, the console's users `users`.
 
-Every page reads for every role (the users page: owners only); every change needs the
-admin role (users: owner) and goes through the same services as `/commpref/v1` and the
-CLI (`services.admin`, `services.console`), so the rules are theirs. A change the rules
-refuse re-renders its form with the message and what was typed (400, or 409 for a taken
-address), never a 500.
+Every page reads for every role; every change needs the admin role and goes through the
+same services as `/commpref/v1` and the CLI (`services.admin`), so the rules are theirs. A
+change the rules refuse re-renders its form with the message and what was typed (400, or
+409), never a 500.
 """
 
 from __future__ import annotations
@@ -17,26 +16,22 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from commpref.domain import scopes
-from commpref.domain.console import ROLES, ConsoleUser, Role
-from commpref.domain.model import RATE_LIMIT_TIERS, Definition
-from commpref.errors import Conflict, NotFound, ValidationError
+from commpref.domain.console import Role
+from commpref.domain.model import Definition
+from commpref.errors import NotFound, ValidationError
 from commpref.http.operation import Reply
-from commpref.services import admin, console, links
-from commpref.web.console.visit import Visit, view
+from commpref.services import admin, links
+from commpref.web.console.visit import REFUSED, Visit, view
 
 # The preference page a preview opens is the real one, for an address no one can have
 # (`.invalid` is reserved, RFC 2606): opening it changes nothing; saving its form would.
 PREVIEW_ADDRESS = "preview@example.invalid"
 TYPE_FIELDS = ("name", "description", "purpose", "communication_method")
-PORTAL_FLAGS = ("gdpr", "brands", "strict_v3_unknown_404", "batch_scopes_enabled")
-PORTAL_TEXTS = ("name", "default_language", "rate_limit_tier", "brand_name", "brand_logo_url",
-                "brand_colour")  # fmt: skip
 # HubSpot's scopes first (communication_preferences.*, then the legacy names), then ours.
 HUBSPOT_SCOPES = sorted(
     scopes.ALL_SCOPES - scopes.EXTENSION_SCOPES, key=lambda s: ("." not in s, s)
 )
 EXTENSION_SCOPES = sorted(scopes.EXTENSION_SCOPES)
-REFUSED = (ValidationError, Conflict)  # re-rendered with the form; others: the error page
 
 
 def _number(raw: str, what: str, error: type[Exception] = NotFound) -> int:
@@ -46,11 +41,6 @@ def _number(raw: str, what: str, error: type[Exception] = NotFound) -> int:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
         raise error(f"No such {what}" if error is NotFound else f"{what} is a number")
     return int(raw)
-
-
-def _typed(v: Visit, names: Sequence[str]) -> dict[str, str]:
-    """The fields `names` as typed ("" when not sent)."""
-    return {name: v.value(name) for name in names}
 
 
 def _sent(v: Visit, names: Sequence[str]) -> dict[str, str]:
@@ -86,7 +76,7 @@ async def type_list(v: Visit) -> Reply:
 
 @view(Role.ADMIN, form=True)
 async def type_create(v: Visit) -> Reply:
-    typed = _typed(v, (*TYPE_FIELDS, "business_unit"))
+    typed = v.typed((*TYPE_FIELDS, "business_unit"))
     try:
         made = await admin.create_definition(
             store=v.rq.runtime.store,
@@ -234,7 +224,7 @@ async def unit_list(v: Visit) -> Reply:
 async def unit_change(v: Visit) -> Reply:
     store, portal_id = v.rq.runtime.store, v.portal.portal.id
     action = v.value("action")
-    typed = _typed(v, ("id", "name"))
+    typed = v.typed(("id", "name"))
     try:
         unit_id = _number(typed["id"], "A business unit's id", ValidationError)
         if action == "create":
@@ -301,7 +291,7 @@ def _expiry(raw: str, now: int) -> int | None:
 async def token_create(v: Visit) -> Reply:
     """The secret is in this answer only (never in a URL, never shown again). A console
     admin is no token: `granted_by` None, any scope may be given."""
-    typed: dict[str, Any] = {**_typed(v, ("name", "expires")), "scopes": v.values("scope")}
+    typed: dict[str, Any] = {**v.typed(("name", "expires")), "scopes": v.values("scope")}
     try:
         made, secret = await admin.create_token(
             store=v.rq.runtime.store,
@@ -326,126 +316,3 @@ async def token_change(v: Visit) -> Reply:
     if not revoked:
         raise NotFound("No such token")
     return v.redirect(v.url("/tokens", done="revoked"))
-
-
-# --- the portal's settings ---------------------------------------------------------------------
-
-
-def _settings_page(
-    v: Visit, status: int = 200, problem: str = "", typed: dict[str, Any] | None = None
-) -> Reply:
-    p = v.portal.portal
-    values: dict[str, Any] = typed or {
-        **{k: getattr(p, k) for k in PORTAL_FLAGS},
-        **{k: getattr(p, k) or "" for k in PORTAL_TEXTS},
-    }
-    return v.render(
-        "settings.html",
-        status,
-        values=values,
-        tiers=RATE_LIMIT_TIERS,
-        languages=sorted(links.PAGE_LANGUAGES),
-        problem=problem,
-        done=v.query("done") if status == 200 else "",
-        section="/settings",
-    )
-
-
-@view(Role.VIEWER)
-async def settings_page(v: Visit) -> Reply:
-    return _settings_page(v)
-
-
-@view(Role.ADMIN, form=True)
-async def settings_change(v: Visit) -> Reply:
-    typed: dict[str, Any] = {
-        **_typed(v, PORTAL_TEXTS),
-        **{k: v.value(k) == "on" for k in PORTAL_FLAGS},
-    }
-    tier = typed["rate_limit_tier"]
-    try:
-        await admin.update_portal(
-            store=v.rq.runtime.store, portal_id=v.portal.portal.id,
-            **{**typed, "rate_limit_tier": tier or None},
-        )  # fmt: skip
-    except REFUSED as exc:
-        return _settings_page(v, exc.http_status, exc.message, typed)
-    return v.redirect(v.url("/settings", done="saved"))
-
-
-# --- console users (owners only) ---------------------------------------------------------------
-
-
-def _everywhere(owner: ConsoleUser) -> list[int] | None:
-    """Every portal the owner sees: None for all of them."""
-    return None if owner.portals is None else sorted(owner.portals)
-
-
-async def _users_page(
-    v: Visit, status: int = 200, problem: str = "", typed: dict[str, str] | None = None
-) -> Reply:
-    rt = v.rq.runtime
-    users = await rt.store.list_users(v.portal.portal.id)
-    names = {p.id: p.name for p in v.portals}
-    return v.render(
-        "users.html",
-        status,
-        users=users,
-        names=names,
-        roles=ROLES,
-        manageable={u.id for u in users if _manager(v).may_manage(u)},
-        problem=problem,
-        typed=typed or {"role": "viewer", "portals": "this"},
-        done=v.query("done") if status == 200 else "",
-        min_password=console.MIN_PASSWORD,
-        section="/users",
-    )
-
-
-@view(Role.OWNER)
-async def user_list(v: Visit) -> Reply:
-    return await _users_page(v)
-
-
-@view(Role.OWNER, form=True)
-async def user_create(v: Visit) -> Reply:
-    typed = _typed(v, ("email", "role", "portals"))
-    password = v.raw("password")
-    try:
-        if typed["portals"] not in ("this", "all"):
-            raise ValidationError("Choose the portals the user may see")
-        portals = [v.portal.portal.id] if typed["portals"] == "this" else _everywhere(v.me)
-        await console.create_user(
-            store=v.rq.runtime.store, email=typed["email"], password=password,
-            role=typed["role"], portals=portals, now=v.rq.now,
-        )  # fmt: skip
-    except Conflict:
-        return await _users_page(v, 409, "A console user with this address exists", typed)
-    except ValidationError as exc:
-        return await _users_page(v, exc.http_status, exc.message, typed)
-    return v.redirect(v.url("/users", done="created"))
-
-
-@view(Role.OWNER, form=True)
-async def user_change(v: Visit) -> Reply:
-    action = v.value("action")
-    if action not in ("role", "disable", "enable", "password"):
-        raise ValidationError("Unknown action")
-    user_id = v.path_id("user")
-    try:
-        await console.change_user(
-            store=v.rq.runtime.store, manager=_manager(v), user_id=user_id,
-            portal_id=v.portal.portal.id, now=v.rq.now,
-            role=v.value("role") if action == "role" else None,
-            disabled={"disable": True, "enable": False}.get(action),
-            password=v.raw("password") if action == "password" else None,
-        )  # fmt: skip
-    except ValidationError as exc:
-        user = await v.rq.runtime.store.get_user(user_id)
-        return await _users_page(v, exc.http_status, f"{user.email if user else ''}: {exc.message}")
-    done = {"role": "role", "disable": "disabled", "enable": "enabled", "password": "password"}
-    return v.redirect(v.url("/users", done=done[action]))
-
-
-def _manager(v: Visit) -> console.Manager:
-    return console.Manager(v.me.portals, v.me.id)

@@ -14,7 +14,7 @@ from commpref.domain.model import Status
 from commpref.domain.webhooks import DeliveryState, EventFilter
 from commpref.errors import NotFound, ValidationError
 from commpref.http.operation import Reply, Stream
-from commpref.services import exports, imports, webhooks
+from commpref.services import exports, uploads, webhooks
 from commpref.web.console.visit import Visit, view
 
 JOBS = 50  # import jobs the list shows
@@ -52,13 +52,13 @@ async def import_upload(v: Visit) -> Reply:
     if upload is None or not upload.filename:
         raise ValidationError("Choose a CSV or JSON Lines file")
     settings = v.rq.runtime.settings
-    fmt = imports.detect_format(v.value("format") or None, upload.filename, None)
+    fmt = uploads.detect_format(v.value("format") or None, upload.filename, None)
 
     async def chunks() -> AsyncIterator[bytes]:
         while chunk := await upload.read(64 * 1024):
             yield chunk
 
-    job = await imports.upload(
+    job = await uploads.upload(
         store=v.rq.runtime.store,
         call=v.call(),
         chunks=chunks(),

@@ -11,7 +11,7 @@ from commpref.errors import CommprefError
 from commpref.http.operation import ErrorAnswer, Handler, Operation, Raw, Reply, Request, Surface
 from commpref.http.routing import Paths
 from commpref.web import render
-from commpref.web.console import admin, data, views
+from commpref.web.console import admin, data, settings, users, views
 from commpref.web.console.visit import (
     HEADERS,
     HTML,
@@ -89,11 +89,12 @@ ROUTES: tuple[tuple[str, str, Handler, str], ...] = (
     ("GET", "/tokens", admin.token_list, "console_tokens"),
     ("POST", "/tokens", admin.token_create, "console_tokens"),
     ("POST", "/tokens/{id}", admin.token_change, "console_token"),
-    ("GET", "/settings", admin.settings_page, "console_settings"),
-    ("POST", "/settings", admin.settings_change, "console_settings"),
-    ("GET", "/users", admin.user_list, "console_users"),
-    ("POST", "/users", admin.user_create, "console_users"),
-    ("POST", "/users/{id}", admin.user_change, "console_user"),
+    ("GET", "/settings", settings.settings_page, "console_settings"),
+    ("POST", "/settings", settings.settings_change, "console_settings"),
+    ("POST", "/settings/link-keys", settings.link_keys_change, "console_link_keys"),
+    ("GET", "/users", users.user_list, "console_users"),
+    ("POST", "/users", users.user_create, "console_users"),
+    ("POST", "/users/{id}", users.user_change, "console_user"),
 )
 
 

@@ -17,7 +17,7 @@ page without it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
@@ -29,7 +29,14 @@ from starlette.requests import Request as Page
 
 from commpref.domain.console import ConsoleSession, ConsoleUser, Role
 from commpref.domain.model import Actor, Portal, PortalContext
-from commpref.errors import CommprefError, Forbidden, NotFound, PayloadTooLarge
+from commpref.errors import (
+    CommprefError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    ValidationError,
+)
 from commpref.http import logs
 from commpref.http.operation import Handler, Raw, Reply, Request
 from commpref.http.transport import ClientDisconnected, read_body
@@ -45,6 +52,7 @@ STYLESHEET = "console.css"
 HTML = "text/html; charset=utf-8"
 MAX_FORM_BYTES = 256 * 1024
 SOURCE = "Console"
+REFUSED = (ValidationError, Conflict)  # re-render the form with the message; others: error page
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -118,6 +126,10 @@ class Visit:
 
     def values(self, name: str) -> list[str]:
         return [v for k, v in self.form if k == name]
+
+    def typed(self, names: Sequence[str]) -> dict[str, str]:
+        """The fields `names` as typed ("" when not sent), to refill a refused form."""
+        return {name: self.value(name) for name in names}
 
     def path_id(self, what: str) -> int:
         """The id in the path; anything but a number is no such thing (404)."""

@@ -1,0 +1,213 @@
+"""The administration operations of `/commpref/v1`: subscription types and their
+translations, business units, tokens, the portal's settings (handlers in `admin.py`) and
+console users (`users.py`)."""
+
+from __future__ import annotations
+
+from commpref.domain import scopes
+from commpref.http.api import admin, admin_wire, users
+from commpref.http.api.declare import operation, param
+from commpref.http.operation import Operation
+
+TYPE_ID = "The subscription type's id."
+
+OPERATIONS: tuple[Operation, ...] = (
+    # --- subscription types -------------------------------------------------------------
+    operation(
+        "list_types",
+        "GET",
+        "types",
+        scopes.TYPES_READ,
+        admin.list_types,
+        "Every subscription type of the portal, archived ones and translations included",
+        {200: admin_wire.SubscriptionTypeList},
+    ),
+    operation(
+        "get_type",
+        "GET",
+        "types/{typeId}",
+        scopes.TYPES_READ,
+        admin.get_type,
+        "One subscription type, with its translations",
+        {200: admin_wire.SubscriptionType},
+        param_description=TYPE_ID,
+    ),
+    operation(
+        "create_type",
+        "POST",
+        "types",
+        scopes.TYPES_WRITE,
+        admin.create_type,
+        "Create a subscription type (its name unique within its business unit)",
+        {201: admin_wire.SubscriptionType},
+        body=admin_wire.SubscriptionTypeCreate,
+    ),
+    operation(
+        "update_type",
+        "PATCH",
+        "types/{typeId}",
+        scopes.TYPES_WRITE,
+        admin.update_type,
+        "Change a type's name, description, purpose or communication method (not internal ones)",
+        {200: admin_wire.SubscriptionType},
+        body=admin_wire.SubscriptionTypeUpdate,
+        param_description=TYPE_ID,
+    ),
+    operation(
+        "archive_type",
+        "POST",
+        "types/{typeId}/archive",
+        scopes.TYPES_WRITE,
+        admin.archive_type,
+        "Archive a type: left out of reads and pages, its stored statuses kept",
+        {200: admin_wire.SubscriptionType},
+        param_description=TYPE_ID,
+    ),
+    operation(
+        "restore_type",
+        "POST",
+        "types/{typeId}/restore",
+        scopes.TYPES_WRITE,
+        admin.restore_type,
+        "Restore an archived type",
+        {200: admin_wire.SubscriptionType},
+        param_description=TYPE_ID,
+    ),
+    operation(
+        "set_type_translation",
+        "PUT",
+        "types/{typeId}/translations",
+        scopes.TYPES_WRITE,
+        admin.set_translation,
+        "Add or replace a type's name and description in one language",
+        {200: admin_wire.SubscriptionType},
+        body=admin_wire.TranslationSet,
+        param_description=TYPE_ID,
+    ),
+    operation(
+        "delete_type_translation",
+        "DELETE",
+        "types/{typeId}/translations",
+        scopes.TYPES_WRITE,
+        admin.delete_translation,
+        "Remove a type's translation in one language",
+        {200: admin_wire.SubscriptionType},
+        (param("languageCode", "str", "The language tag of the translation.", required=True),),
+        param_description=TYPE_ID,
+    ),
+    # --- business units -----------------------------------------------------------------
+    operation(
+        "list_business_units",
+        "GET",
+        "business-units",
+        scopes.BUSINESS_UNITS_READ,
+        admin.list_business_units,
+        "The portal's business units (brands); 0 always exists",
+        {200: admin_wire.BusinessUnitList},
+    ),
+    operation(
+        "create_business_unit",
+        "POST",
+        "business-units",
+        scopes.BUSINESS_UNITS_WRITE,
+        admin.create_business_unit,
+        "Add a business unit (brand) with an id of your choosing",
+        {201: admin_wire.BusinessUnitView},
+        body=admin_wire.BusinessUnitCreate,
+    ),
+    operation(
+        "update_business_unit",
+        "PATCH",
+        "business-units/{businessUnitId}",
+        scopes.BUSINESS_UNITS_WRITE,
+        admin.rename_business_unit,
+        "Rename a business unit",
+        {200: admin_wire.BusinessUnitView},
+        body=admin_wire.BusinessUnitUpdate,
+        param_description="The business unit's id.",
+    ),
+    # --- tokens -------------------------------------------------------------------------
+    operation(
+        "list_tokens",
+        "GET",
+        "tokens",
+        scopes.TOKENS_READ,
+        admin.list_tokens,
+        "The portal's tokens, with when each was last used (never their secrets)",
+        {200: admin_wire.TokenList},
+    ),
+    operation(
+        "create_token",
+        "POST",
+        "tokens",
+        scopes.TOKENS_WRITE,
+        admin.create_token,
+        "Make a token (only with scopes the caller holds, unless it holds commpref.admin); "
+        "the answer shows its secret, once",
+        {201: admin_wire.TokenView},
+        body=admin_wire.TokenCreate,
+    ),
+    operation(
+        "revoke_token",
+        "POST",
+        "tokens/{tokenId}/revoke",
+        scopes.TOKENS_WRITE,
+        admin.revoke_token,
+        "Revoke a token at once",
+        {200: admin_wire.TokenView},
+        param_description="The token's id.",
+    ),
+    # --- the portal ---------------------------------------------------------------------
+    operation(
+        "get_portal",
+        "GET",
+        "portal",
+        scopes.PORTAL_READ,
+        admin.get_portal,
+        "The portal's settings and its preference pages' branding",
+        {200: admin_wire.PortalView},
+    ),
+    operation(
+        "update_portal",
+        "PATCH",
+        "portal",
+        scopes.PORTAL_WRITE,
+        admin.update_portal,
+        "Change the portal's settings or branding (only the fields given)",
+        {200: admin_wire.PortalView},
+        body=admin_wire.PortalUpdate,
+    ),
+    # --- console users -------------------------------------------------------------------
+    operation(
+        "list_users",
+        "GET",
+        "users",
+        scopes.USERS_READ,
+        users.list_users,
+        "The console users who see this portal (never their passwords)",
+        {200: users.UserList},
+    ),
+    operation(
+        "create_user",
+        "POST",
+        "users",
+        scopes.USERS_WRITE,
+        users.create_user,
+        "Add a console user who sees this portal only",
+        {201: users.User},
+        body=users.UserCreate,
+        conflict=True,
+    ),
+    operation(
+        "update_user",
+        "PATCH",
+        "users/{userId}",
+        scopes.USERS_WRITE,
+        users.update_user,
+        "Change a console user's role, password or state (only users who see this portal "
+        "alone; 403 for others)",
+        {200: users.User},
+        body=users.UserUpdate,
+        param_description="The console user's id.",
+    ),
+)
