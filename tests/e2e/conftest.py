@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BACKENDS
+from tests.support.console import Operators, Staff
 from tests.support.server import Portal, Server, started_server
 
 
@@ -30,3 +31,19 @@ def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serve
 def portal(server: Server) -> Portal:
     """A fresh portal (no gdpr, no brands) with an all-scopes token."""
     return server.new_portal()
+
+
+@pytest.fixture(scope="module")
+def staff(server: Server) -> Iterator[Staff]:
+    """Signed-in console users of every portal, one per role, shared by a module's tests."""
+    shared = Staff(server)
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def signed_in(server: Server) -> Iterator[Operators]:
+    """Signs console users of the test's own in; their clients are closed after it."""
+    made = Operators(server)
+    yield made
+    made.close()

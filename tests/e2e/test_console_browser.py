@@ -8,12 +8,10 @@ docs/screenshots/ (the console's in docs/console.md and the README).
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -24,7 +22,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from commpref.services import admin
 from tests.e2e.http_helpers import url
-from tests.support.browser import DOCS_SHOTS, chromium, off_loop
+from tests.support.browser import Recorder, chromium, focus_order, off_loop
 from tests.support.console import PASSWORD, new_user
 from tests.support.server import Portal, Server, until
 
@@ -65,48 +63,20 @@ def receiver() -> Iterator[str]:
 
 
 @dataclass
-class Console:
-    server: Server
+class Console(Recorder):
+    """A portal of its own, its owner's address, its API client, and the browser's tabs."""
+
+    header: ClassVar[str] = "header.top"
+    prefix: ClassVar[str] = "console-"
+
     portal: Portal
     api: httpx.Client
-    browser: BrowserContext
-    shots: Path
     email: str
-    requests: dict[Page, list[str]] = field(default_factory=dict)
-    problems: dict[Page, list[str]] = field(default_factory=dict)
-
-    def open(self, path: str, *, phone: bool = False) -> Page:
-        page = self.browser.new_page()
-        if phone:
-            page.set_viewport_size({"width": 390, "height": 844})
-        self.requests[page] = []
-        self.problems[page] = []
-        page.on("request", lambda request: self.requests[page].append(request.url))
-        page.on(
-            "console", lambda m: self.problems[page].append(m.text) if m.type == "error" else None
-        )
-        page.goto(self.server.base_url + path)
-        return page
 
     def sign_in(self, page: Page) -> None:
         page.get_by_label("Email address").fill(self.email)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-
-    def shot(self, page: Page, name: str) -> None:
-        path = self.shots / f"console-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        if os.environ.get("UPDATE_SCREENSHOTS") and self.server.database_url.startswith("sqlite"):
-            DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, DOCS_SHOTS / path.name)
-
-    def check_clean(self, page: Page) -> None:
-        """Styled (the stylesheet passed the CSP), nothing loaded from elsewhere, no errors."""
-        expect(page.locator("header.top")).to_have_css("background-color", "rgb(17, 24, 39)")
-        base = self.server.base_url + "/"
-        assert [r for r in self.requests[page] if not r.startswith(base)] == []
-        assert self.problems[page] == [], "\n".join(self.requests[page])
 
     def statuses(self, email: str) -> dict[int, str]:
         r = self.api.get(url("v4", f"statuses/{email}?channel=EMAIL"))
@@ -124,7 +94,7 @@ def site(server: Server, browser: BrowserContext, tmp_path: Path) -> Iterator[Co
     email = f"owner-{uuid.uuid4().hex[:8]}@example.com"
     off_loop(new_user, server, email, "owner", [portal.id])
     with server.client(portal.token) as api:
-        yield Console(server, portal, api, browser, tmp_path, email)
+        yield Console(server, browser, tmp_path, portal, api, email)
     browser.clear_cookies()
 
 
@@ -229,16 +199,7 @@ def test_a_failed_webhook_delivery_is_replayed(site: Console, receiver: str) -> 
 
 def test_the_console_reads_well_on_a_phone_and_by_keyboard(site: Console) -> None:
     page = site.open("/console/", phone=True)
-    names = []
-    for _ in range(5):
-        page.keyboard.press("Tab")
-        names.append(
-            page.evaluate(
-                "document.activeElement.labels?.[0]?.textContent"
-                " ?? document.activeElement.textContent"
-            )
-        )
-    assert [n.strip() for n in names] == [
+    assert focus_order(page, 5) == [
         "Skip to content",
         "commpref console",
         "Email address",

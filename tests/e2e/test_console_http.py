@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,35 +17,18 @@ from commpref.storage.store import Store
 from tests.conftest import BACKENDS
 from tests.e2e.http_helpers import url
 from tests.support.console import (
+    HOSTILE,
     PASSWORD,
-    Operator,
+    Operators,
+    Staff,
+    assert_refused_or_escaped,
     csrf,
     new_user,
-    operator,
     sign_in,
     signin_form,
+    unique,
 )
 from tests.support.server import Portal, Server, started_server
-
-Operators = Callable[..., Operator]
-
-
-@pytest.fixture
-def signed_in(server: Server) -> Iterator[Operators]:
-    """Signs console users in; their clients are closed after the test."""
-    made: list[Operator] = []
-
-    def make(email: str, role: str, portals: list[int] | None = None) -> Operator:
-        made.append(operator(server, email, role, portals))
-        return made[-1]
-
-    yield make
-    for op in made:
-        op.client.close()
-
-
-def unique(name: str) -> str:
-    return f"{name}-{uuid.uuid4().hex[:8]}@example.com"
 
 
 def history(server: Server, portal: Portal, email: str) -> list[dict[str, object]]:
@@ -167,7 +149,7 @@ def test_a_cookie_planted_before_sign_in_is_never_promoted(server: Server, porta
 def test_a_cookie_copied_before_sign_out_is_dead_after_it(
     server: Server, signed_in: Operators, portal: Portal
 ) -> None:
-    op = signed_in(unique("owner"), "owner")
+    op = signed_in("owner")
     stolen = op.client.cookies.get("commpref_console")
     assert stolen
     page = f"/console/contacts?portal={portal.id}"
@@ -211,7 +193,7 @@ def test_a_disabled_user_is_signed_out_at_once(
     server: Server, signed_in: Operators, portal: Portal
 ) -> None:
     email = unique("editor")
-    op = signed_in(email, "editor")
+    op = signed_in("editor", email=email)
     page = f"/console/contacts?portal={portal.id}"
     assert op.page(page).status_code == 200
     server.cli("user", "disable", "--email", email)
@@ -251,12 +233,11 @@ def test_failed_sign_ins_of_one_client_are_throttled(backend: str, tmp_path: Pat
 
 
 def test_forms_without_their_token_or_from_another_site_change_nothing(
-    server: Server, signed_in: Operators, portal: Portal
+    server: Server, staff: Staff, portal: Portal
 ) -> None:
     email = unique("contact")
     subscribe(server, portal, email, portal.definitions[0])
-    op = signed_in(unique("editor"), "editor")
-    other = signed_in(unique("editor"), "editor")
+    op, other = staff("editor"), staff("owner")
     target = f"/console/contacts/{email}?portal={portal.id}"
     good = csrf(op.page(target).text)
     foreign = csrf(other.page(target).text)
@@ -281,11 +262,11 @@ def test_forms_without_their_token_or_from_another_site_change_nothing(
 
 
 def test_a_viewer_reads_everything_and_changes_nothing(
-    server: Server, signed_in: Operators, portal: Portal
+    server: Server, staff: Staff, portal: Portal
 ) -> None:
     email = unique("contact")
     subscribe(server, portal, email, portal.definitions[0])
-    viewer = signed_in(unique("viewer"), "viewer")
+    viewer = staff("viewer")
     target = f"/console/contacts/{email}?portal={portal.id}"
     page = viewer.page(target)
     assert page.status_code == 200
@@ -306,7 +287,7 @@ def test_another_portals_data_is_never_visible(server: Server, signed_in: Operat
     mine, theirs = server.new_portal(name="Mine"), server.new_portal(name="Theirs")
     secret = unique("their-contact")
     subscribe(server, theirs, secret, theirs.definitions[0])
-    op = signed_in(unique("admin"), "admin", portals=[mine.id])
+    op = signed_in("admin", [mine.id])
     home = op.page("/console/")
     assert home.status_code == 200 and "Theirs" not in home.text
     for path in (
@@ -333,10 +314,10 @@ def test_another_portals_data_is_never_visible(server: Server, signed_in: Operat
 
 
 def test_an_editors_change_is_in_the_ledger_with_the_console_user_as_actor(
-    server: Server, signed_in: Operators, portal: Portal
+    server: Server, staff: Staff, portal: Portal
 ) -> None:
     email = unique("contact")
-    op = signed_in(unique("editor"), "editor")
+    op = staff("editor")
     target = f"/console/contacts/{email}?portal={portal.id}"
     answer = op.post(
         target,
@@ -354,13 +335,13 @@ def test_an_editors_change_is_in_the_ledger_with_the_console_user_as_actor(
 
 
 def test_finding_an_address_by_prefix_and_exactly(
-    server: Server, signed_in: Operators, portal: Portal
+    server: Server, staff: Staff, portal: Portal
 ) -> None:
     stem = f"find-{uuid.uuid4().hex[:6]}"
     addresses = [f"{stem}.{n}@example.com" for n in range(3)]
     for a in addresses:
         subscribe(server, portal, a, portal.definitions[0])
-    op = signed_in(unique("viewer"), "viewer")
+    op = staff("viewer")
     listed = op.page(f"/console/contacts?portal={portal.id}&q={stem.upper()}")
     assert listed.status_code == 200
     assert all(a in listed.text for a in addresses)
@@ -370,11 +351,11 @@ def test_finding_an_address_by_prefix_and_exactly(
 
 
 def test_unsubscribe_from_all_and_an_erasure_that_must_be_typed(
-    server: Server, signed_in: Operators, portal: Portal
+    server: Server, staff: Staff, portal: Portal
 ) -> None:
     email = unique("contact")
     subscribe(server, portal, email, portal.definitions[0])
-    op = signed_in(unique("editor"), "editor")
+    op = staff("editor")
     target = f"/console/contacts/{email}?portal={portal.id}"
     assert op.post(target, {"action": "unsubscribe_all"}).status_code == 303
     assert set(statuses(server, portal, email).values()) == {"UNSUBSCRIBED"}
@@ -388,10 +369,10 @@ def test_unsubscribe_from_all_and_an_erasure_that_must_be_typed(
 
 
 def test_the_contact_page_offers_its_links_and_headers(
-    server: Server, signed_in: Operators, portal: Portal
+    server: Server, staff: Staff, portal: Portal
 ) -> None:
     email = unique("contact")
-    op = signed_in(unique("viewer"), "viewer")
+    op = staff("viewer")
     page = op.page(f"/console/contacts/{email}?portal={portal.id}").text
     assert "/hs/manage-preferences/unsubscribe?" in page
     assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in page
@@ -399,53 +380,41 @@ def test_the_contact_page_offers_its_links_and_headers(
 
 # --- hostile input ---------------------------------------------------------------------------
 
-HOSTILE = [
-    "<script>alert(1)</script>",
-    '"><img src=x onerror=alert(1)>',
-    "' OR 1=1 --",
-    "\u0000\u202e\ufeff",
-    "x" * 5000,
-    "%00%2e%2e/",
-    "{{7*7}}",
-]
 
-
-@pytest.mark.parametrize("value", HOSTILE)
-def test_hostile_input_in_every_field_is_refused_or_escaped(
-    server: Server, signed_in: Operators, portal: Portal, value: str
-) -> None:
-    op = signed_in(unique("owner"), "owner")
-    email = unique("contact")
-    target = f"/console/contacts/{email}?portal={portal.id}"
-    answers = [
-        op.client.get("/console/contacts", params={"portal": portal.id, "q": value}),
-        op.client.get("/console/", params={"portal": value}),
-        op.client.get("/console/sign-in", params={"next": value}),
-        op.client.get(f"/console/contacts/{quote(value, safe='')}", params={"portal": portal.id}),
-    ]
-    for form in (
-        {"action": value},
-        {"action": "status", "subscription": value, "status": "SUBSCRIBED"},
-        {"action": "status", "subscription": str(portal.definitions[0]), "status": value},
-        {"action": "status", "subscription": str(portal.definitions[0]),
-         "status": "SUBSCRIBED", "legal_basis": value},
-        {"action": "status", "subscription": str(portal.definitions[0]),
-         "status": "SUBSCRIBED", "legal_basis_explanation": value},
-        {"action": "erase", "confirm": value},
-    ):  # fmt: skip
-        answers.append(op.post(target, form))
-    with httpx.Client(base_url=server.base_url, timeout=30) as anonymous:
-        token = signin_form(anonymous)
-        answers.append(anonymous.post(
-            "/console/sign-in",
-            data={"signin_token": token, "email": value, "password": value, "next": value},
-        ))  # fmt: skip
-    for answer in answers:
-        assert answer.status_code < 500, (answer.request.url, answer.text[:300])
-        if answer.status_code == 303:
-            answer = op.page(answer.headers["location"])
-        assert "<script>alert(1)</script>" not in answer.text
-        assert "<img src=x onerror" not in answer.text
+def test_hostile_input_in_every_field_is_refused_or_escaped(server: Server, staff: Staff) -> None:
+    """Each value of HOSTILE in every query parameter and form field, on a portal of its own;
+    one signed-in owner types them all."""
+    op = staff("owner")
+    for value in HOSTILE:
+        portal = server.new_portal()
+        email = unique("contact")
+        target = f"/console/contacts/{email}?portal={portal.id}"
+        answers = [
+            op.client.get("/console/contacts", params={"portal": portal.id, "q": value}),
+            op.client.get("/console/", params={"portal": value}),
+            op.client.get("/console/sign-in", params={"next": value}),
+            op.client.get(
+                f"/console/contacts/{quote(value, safe='')}", params={"portal": portal.id}
+            ),
+        ]
+        for form in (
+            {"action": value},
+            {"action": "status", "subscription": value, "status": "SUBSCRIBED"},
+            {"action": "status", "subscription": str(portal.definitions[0]), "status": value},
+            {"action": "status", "subscription": str(portal.definitions[0]),
+             "status": "SUBSCRIBED", "legal_basis": value},
+            {"action": "status", "subscription": str(portal.definitions[0]),
+             "status": "SUBSCRIBED", "legal_basis_explanation": value},
+            {"action": "erase", "confirm": value},
+        ):  # fmt: skip
+            answers.append(op.post(target, form))
+        with httpx.Client(base_url=server.base_url, timeout=30) as anonymous:
+            token = signin_form(anonymous)
+            answers.append(anonymous.post(
+                "/console/sign-in",
+                data={"signin_token": token, "email": value, "password": value, "next": value},
+            ))  # fmt: skip
+        assert_refused_or_escaped(op, answers, value)
 
 
 def test_console_errors_are_pages_in_the_browsers_language(server: Server) -> None:

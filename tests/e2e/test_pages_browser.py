@@ -8,21 +8,19 @@ SQLite run also copies them to docs/screenshots/ (the committed ones in the READ
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, expect
 
 from commpref.services import admin
 from commpref.services.context import now_ms
 from tests.e2e.http_helpers import B, url
-from tests.support.browser import DOCS_SHOTS, chromium, off_loop
+from tests.support.browser import Recorder, chromium, focus_order, off_loop
 from tests.support.server import Portal, Server
 
 EMAIL = "jane.doe@example.com"
@@ -40,18 +38,15 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext
 
 
 @dataclass
-class Site:
-    """A portal dressed for the screenshots, its API client and the browser."""
+class Site(Recorder):
+    """A portal dressed for the screenshots, its API client and the browser's tabs."""
 
-    server: Server
+    header: ClassVar[str] = "header.masthead"
+
     portal: Portal
     api: httpx.Client
-    browser: BrowserContext
-    shots: Path
     weekly: int
     events: int
-    requests: dict[Page, list[str]] = field(default_factory=dict)
-    problems: dict[Page, list[str]] = field(default_factory=dict)
 
     def links(self, email: str = EMAIL, **body: Any) -> dict[str, str]:
         r = self.api.post(
@@ -72,37 +67,6 @@ class Site:
         assert r.status_code == 200, r.text
         return [x["status"] for x in r.json()["results"]]
 
-    def open(self, link: str, *, phone: bool = False) -> Page:
-        """A new tab on `link`; every request it makes and every console error are kept."""
-        page = self.browser.new_page()
-        if phone:
-            page.set_viewport_size({"width": 390, "height": 844})
-        self.requests[page] = []
-        self.problems[page] = []
-        page.on("request", lambda request: self.requests[page].append(request.url))
-        page.on(
-            "console", lambda m: self.problems[page].append(m.text) if m.type == "error" else None
-        )
-        page.goto(link)
-        return page
-
-    def shot(self, page: Page, name: str) -> None:
-        path = self.shots / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        if os.environ.get("UPDATE_SCREENSHOTS") and self.server.database_url.startswith("sqlite"):
-            DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, DOCS_SHOTS / path.name)
-
-    def check_clean(self, page: Page, *, status: int = 200) -> None:
-        """Styled (the stylesheet passed the CSP), nothing from elsewhere, no console errors
-        (but the one an error page's own status causes)."""
-        expect(page.locator("header.masthead")).to_have_css("background-color", "rgb(17, 24, 39)")
-        base = self.server.base_url + "/"
-        assert [r for r in self.requests[page] if not r.startswith(base)] == []
-        expected = [] if status == 200 else [f"the server responded with a status of {status}"]
-        assert [p.split(": ", 1)[-1].split(" (")[0] for p in self.problems[page]] == expected
-
 
 @pytest.fixture
 def site(server: Server, browser: BrowserContext, tmp_path: Path) -> Iterator[Site]:
@@ -115,7 +79,7 @@ def site(server: Server, browser: BrowserContext, tmp_path: Path) -> Iterator[Si
         server.admin, create, portal_id=portal.id, name=EVENTS[0], description=EVENTS[1]
     )
     with server.client(portal.token) as api:
-        yield Site(server, portal, api, browser, tmp_path, weekly.id, events.id)
+        yield Site(server, browser, tmp_path, portal, api, weekly.id, events.id)
 
 
 def test_untick_a_type_save_and_the_api_reports_it_unsubscribed(site: Site) -> None:
@@ -159,16 +123,7 @@ def test_untick_a_type_save_and_the_api_reports_it_unsubscribed(site: Site) -> N
 
 def test_keyboard_focus_follows_the_form_in_reading_order(site: Site) -> None:
     page = site.open(site.links()["managePreferencesUrl"])
-    names = []
-    for _ in range(7):
-        page.keyboard.press("Tab")
-        names.append(
-            page.evaluate(
-                "document.activeElement.labels?.[0]?.textContent"
-                " ?? document.activeElement.textContent"
-            )
-        )
-    assert [n.strip() for n in names] == [
+    assert focus_order(page, 7) == [
         "Marketing Information",
         "Customer Service Communication",
         "One to One",
