@@ -428,6 +428,67 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE portals ADD COLUMN server_link_keys {bool} NOT NULL DEFAULT {true}
         """,
     ),
+    Migration(
+        11,
+        "sign-ups with double opt-in, the mail outbox, mailbox feedback",
+        # A sign-up's confirmation token is stored as its SHA-256 only. The outbox holds each
+        # message as sent (its Message-ID fixed at enqueue, so a retry is the same message);
+        # the mail job claims due rows with a lease, as webhook delivery does. Feedback
+        # events are kept by provider id for as long as a delivery may come again
+        # (`feedback_max_age_hours`), so each applies once.
+        """
+        ALTER TABLE portals ADD COLUMN double_opt_in {bool} NOT NULL DEFAULT {false};
+        ALTER TABLE portals ADD COLUMN mail_from TEXT;
+        ALTER TABLE business_units ADD COLUMN double_opt_in {bool};
+        CREATE TABLE signups (
+            id {serial},
+            portal_id BIGINT NOT NULL REFERENCES portals (id),
+            email TEXT NOT NULL,
+            business_unit_id BIGINT NOT NULL,
+            subscription_ids TEXT NOT NULL,
+            language TEXT NOT NULL,
+            source TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            requested_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            confirmed_at BIGINT,
+            correlation_id TEXT NOT NULL
+        );
+        CREATE INDEX signups_by_address ON signups (portal_id, email, requested_at);
+        CREATE TABLE mail_outbox (
+            id {serial},
+            portal_id BIGINT NOT NULL REFERENCES portals (id),
+            signup_id BIGINT REFERENCES signups (id),
+            recipient TEXT NOT NULL,
+            message {blob} NOT NULL,
+            message_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at BIGINT NOT NULL,
+            lease_until BIGINT,
+            last_error TEXT,
+            created_at BIGINT NOT NULL,
+            sent_at BIGINT
+        );
+        CREATE INDEX mail_outbox_due ON mail_outbox (state, next_attempt_at);
+        CREATE INDEX mail_outbox_by_signup ON mail_outbox (signup_id);
+        CREATE TABLE feedback_providers (
+            portal_id BIGINT NOT NULL REFERENCES portals (id),
+            provider TEXT NOT NULL,
+            config TEXT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            PRIMARY KEY (portal_id, provider)
+        );
+        CREATE TABLE feedback_events (
+            portal_id BIGINT NOT NULL,
+            provider TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            received_at BIGINT NOT NULL,
+            PRIMARY KEY (portal_id, provider, event_id)
+        );
+        CREATE INDEX feedback_events_by_age ON feedback_events (received_at)
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

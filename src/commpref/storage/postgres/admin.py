@@ -89,6 +89,8 @@ PORTAL_FLAGS = frozenset(
         "brand_name",
         "brand_logo_url",
         "brand_colour",
+        "double_opt_in",
+        "mail_from",
     }
 )
 
@@ -264,7 +266,7 @@ class PostgresAdmin(PostgresConnections):
     async def list_business_units(self, portal_id: int) -> list[BusinessUnit]:
         async with self._connection() as con:
             rows = await con.fetch(LIST_BUSINESS_UNITS, portal_id)
-        return [BusinessUnit(r[0], r[1], r[2]) for r in rows]
+        return [BusinessUnit(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def create_definition(
         self,

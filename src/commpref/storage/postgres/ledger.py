@@ -181,8 +181,10 @@ class PostgresLedger(PostgresSubscribers):
                 await self._append(con, portal_id, [event])
                 delta = Delta()  # the record's counts go with it; the erasure is counted
                 if existed:
-                    types, wide = codec.decode(deleted["state"])
-                    delta.replace(Subscriber(email, deleted["created_at"], types, wide), None)
+                    types, wide, bounce = codec.decode(deleted["state"])
+                    delta.replace(
+                        Subscriber(email, deleted["created_at"], types, wide, bounce=bounce), None
+                    )
                 delta.entries([event])
                 await con.execute(ADD_DELTAS, portal_id, pack_deltas(delta))
             return Erasure(label, existed, affected(status)), Outcome(None, set(), [event])

@@ -73,7 +73,9 @@ def _group(jobs: list[_Write]) -> _Write:
 
 
 def _copy(sub: Subscriber) -> Subscriber:
-    return Subscriber(sub.email, sub.created_at, dict(sub.types), dict(sub.wide), sub.id)
+    return Subscriber(
+        sub.email, sub.created_at, dict(sub.types), dict(sub.wide), sub.id, sub.bounce
+    )
 
 
 # Locks every address of a batch, in one statement, in ascending email order: two batches
@@ -313,7 +315,7 @@ class PostgresSubscribers(PostgresConnections):
         if touched or untouched_new or outcome.events:
             pack = codec.Packer()
             ledger = self._ledger_args(portal_id, outcome.events, pack)
-            states = [pack.state(subs[e].types, subs[e].wide) for e in touched]
+            states = [pack.state(subs[e].types, subs[e].wide, subs[e].bounce) for e in touched]
             delta = Delta()
             _, subjects, at, _, actors, _, keys, _ = ledger
             delta.appended(at, actors, keys, subjects, in_db)
@@ -358,8 +360,8 @@ class PostgresSubscribers(PostgresConnections):
             rows = await con.fetch(SUBSCRIBERS_PAGE, portal_id, after_email, limit)
         out = []
         for r in rows:
-            types, wide = codec.decode(r["state"])
-            out.append(Subscriber(r["email"], r["created_at"], types, wide))
+            types, wide, bounce = codec.decode(r["state"])
+            out.append(Subscriber(r["email"], r["created_at"], types, wide, bounce=bounce))
         return out
 
     # --- suppressions ------------------------------------------------------------------------
@@ -385,8 +387,10 @@ class PostgresSubscribers(PostgresConnections):
             if r["email"] is None:
                 erasures = True
             else:
-                types, wide = codec.decode(r["state"])
-                subs[r["email"]] = Subscriber(r["email"], r["created_at"], types, wide)
+                types, wide, bounce = codec.decode(r["state"])
+                subs[r["email"]] = Subscriber(
+                    r["email"], r["created_at"], types, wide, bounce=bounce
+                )
         missing = [e for e in dict.fromkeys(emails) if e not in subs] if erasures else []
         if not missing:
             return subs

@@ -127,7 +127,8 @@ class PostgresTallies(PostgresConnections):
 
 
 def _state(key: bytes) -> Subscriber:
-    return Subscriber("", 0, *codec.decode(key))
+    types, wide, bounce = codec.decode(key)
+    return Subscriber("", 0, types, wide, bounce=bounce)
 
 
 def worked_out(deltas: Iterable[bytes]) -> list[tuple[int, str, int]]:

@@ -209,7 +209,8 @@ def _erase(
         return Erasure(label, False, 0, already_erased=True), Outcome(None)
     delta = Delta()
     if row is not None:  # its counts go with it
-        delta.replace(Subscriber(email, row[1], *codec.decode(row[2])), None)
+        types, wide, bounce = codec.decode(row[2])
+        delta.replace(Subscriber(email, row[1], types, wide, bounce=bounce), None)
     own = [] if row is None or row[0] is None else [row[0]]
     ids = [r[0] for r in c.execute(f"{CHAIN}SELECT id FROM chain", chain_args(own, 0))]
     c.execute("DELETE FROM subscribers WHERE portal_id = ? AND email = ?", (portal_id, email))
