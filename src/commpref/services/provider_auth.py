@@ -246,6 +246,37 @@ def check_cert_url(url: str, allowed: Sequence[str]) -> None:
     raise BadSignature("The signing certificate URL is not on an allowed host")
 
 
+def check_subscribe_url(url: str, allowed: Sequence[str]) -> None:
+    """Refuse an SNS `SubscribeURL` that is not on an allowed host (the entries of
+    `check_cert_url`, with the same refusals but any path): visiting it is a GET the sender
+    chose, so it goes nowhere but to SNS."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise BadSignature("The SubscribeURL is malformed") from None
+    host = parts.hostname or ""
+    if (
+        not url.isascii()
+        or not url.isprintable()
+        or " " in url
+        or "\\" in url
+        or "@" in parts.netloc
+        or parts.fragment
+        or not host
+    ):
+        raise BadSignature("The SubscribeURL is malformed")
+    scheme = parts.scheme.lower()
+    effective_port = port if port is not None else {"https": 443, "http": 80}.get(scheme)
+    for entry in allowed:
+        if "://" in entry:
+            if _same_origin(entry, scheme, host, effective_port):
+                return
+        elif scheme == "https" and effective_port == 443 and _host_matches(entry, host):
+            return
+    raise BadSignature("The SubscribeURL is not on an allowed host")
+
+
 def _same_origin(entry: str, scheme: str, host: str, port: int | None) -> bool:
     try:
         origin = urlsplit(entry)

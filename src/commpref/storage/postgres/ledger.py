@@ -68,6 +68,10 @@ def ledger_sql(*, subjects: bool, actor: bool, at_from: bool, at_to: bool) -> st
 DELETE_SUBSCRIBER = """
 DELETE FROM subscribers WHERE portal_id = $1 AND email = $2 RETURNING created_at, state
 """
+ERASE_SIGNUPS = """
+WITH gone AS (DELETE FROM signups WHERE portal_id = $1 AND email = $2 RETURNING id)
+DELETE FROM mail_outbox WHERE signup_id IN (SELECT id FROM gone)
+"""
 RELABEL_EVENTS = "UPDATE events SET email = $3 WHERE portal_id = $1 AND email = $2"
 RELABEL_DELIVERIES = """
 UPDATE webhook_deliveries SET email = $3
@@ -169,6 +173,8 @@ class PostgresLedger(PostgresSubscribers):
                 label = erasure.label(key)
                 # Locked like `mutate`: a concurrent write to the address waits for us.
                 await con.execute(CLAIM_SUBSCRIBERS, portal_id, [email])
+                # Sign-ups and their emails hold the address itself: they always go.
+                await con.execute(ERASE_SIGNUPS, portal_id, email)
                 deleted = await con.fetchrow(DELETE_SUBSCRIBER, portal_id, email)
                 existed = deleted is not None and deleted["created_at"] >= 0  # not our claim
                 if not existed and await con.fetchval(SUPPRESSED, portal_id, [key]):

@@ -22,9 +22,11 @@ from commpref.storage.postgres.admin import PostgresAdmin
 from commpref.storage.postgres.auth_cache import AuthCache
 from commpref.storage.postgres.coalesce import Batcher
 from commpref.storage.postgres.console import PostgresConsole
+from commpref.storage.postgres.feedback import PostgresFeedback
 from commpref.storage.postgres.imports import PostgresImports
 from commpref.storage.postgres.ledger import PostgresLedger
 from commpref.storage.postgres.linkkeys import PostgresLinkKeys
+from commpref.storage.postgres.mail import PostgresMail
 from commpref.storage.postgres.ratelimits import PostgresRateLimits
 from commpref.storage.postgres.subscribers import PostgresSubscribers
 from commpref.storage.postgres.tallies import PostgresTallies
@@ -36,6 +38,7 @@ CLOSE_TIMEOUT = 10.0  # seconds
 class PostgresStore(
     PostgresLedger,
     PostgresImports,
+    PostgresMail,
     PostgresSubscribers,
     PostgresAdmin,
     PostgresRateLimits,
@@ -43,6 +46,7 @@ class PostgresStore(
     PostgresTallies,
     PostgresConsole,
     PostgresLinkKeys,
+    PostgresFeedback,
 ):
     kind = "postgresql"
 
