@@ -1,4 +1,4 @@
-"""Mailbox feedback (domain/feedback.py): the providers' documented samples, normalised."""
+"""Mailbox feedback (domain/feedback/): the providers' documented samples, normalised."""
 
 from __future__ import annotations
 

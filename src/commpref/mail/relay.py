@@ -57,39 +57,19 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
+from commpref.mail.relay_errors import (
+    CONTROL,
+    MailError,
+    PermanentFailure,
+    TemporaryFailure,
+    one_line,
+    reason,
+)
+
+__all__ = ["MailError", "PermanentFailure", "Relay", "Security", "TemporaryFailure"]
+
 DEFAULT_TIMEOUT = 30.0
-_MAX_TEXT = 300  # characters of a server's reply kept in an error message
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SPACE = re.compile(r"\s+")
 _REDACTED = "***"
-
-
-class MailError(Exception):
-    """A message could not be handed to the relay.
-
-    `code` is the SMTP reply code when the relay gave one (None for a refused connection,
-    a timeout, a TLS failure...); `message` is one line, safe to log: no password, no
-    line breaks, a server's reply cut short.
-    """
-
-    def __init__(self, code: int | None, message: str) -> None:
-        self.code = code
-        self.message = _one_line(message)
-        super().__init__(code, self.message)  # the constructor's arguments: it pickles
-
-    def __str__(self) -> str:
-        return self.message if self.code is None else f"{self.code} {self.message}"
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.code!r}, {self.message!r})"
-
-
-class TemporaryFailure(MailError):
-    """Trying again later may succeed: keep the message in the outbox."""
-
-
-class PermanentFailure(MailError):
-    """Trying again will not help: the relay refused this message for good."""
 
 
 class Security(StrEnum):
@@ -126,7 +106,7 @@ class Relay:
     def __post_init__(self) -> None:
         # Every mistake is reported when the relay is configured, at start-up, rather
         # than by the first confirmation that fails to go out.
-        if not self.host or _CONTROL.search(self.host) or " " in self.host:
+        if not self.host or CONTROL.search(self.host) or " " in self.host:
             raise ValueError("the SMTP relay needs a host name")
         if self.port == 0:
             object.__setattr__(self, "port", self.security.default_port)
@@ -136,7 +116,7 @@ class Relay:
         if credentials.count(None) == 1 or "" in credentials:
             raise ValueError("SMTP credentials need both a user name and a password")
         for secret in credentials:
-            if secret is not None and _CONTROL.search(secret):
+            if secret is not None and CONTROL.search(secret):
                 raise ValueError("SMTP credentials may not contain control characters")
         if self.username is not None and self.security is Security.NONE:
             raise ValueError(
@@ -238,7 +218,7 @@ class Relay:
                 context.load_verify_locations(cafile=str(self.ca_file))
             except (OSError, ssl.SSLError) as exc:
                 raise ValueError(
-                    f"cannot read the SMTP CA file {self.ca_file}: {_reason(exc)}"
+                    f"cannot read the SMTP CA file {self.ca_file}: {reason(exc)}"
                 ) from None
         return context
 
@@ -346,21 +326,21 @@ class Relay:
         except smtplib.SMTPNotSupportedError as exc:
             # In the transaction: the message needs SMTPUTF8, which this relay lacks.
             kind = PermanentFailure if transaction else TemporaryFailure
-            raise kind(None, f"{self._where}: {_reason(exc)}") from None
+            raise kind(None, f"{self._where}: {reason(exc)}") from None
         except smtplib.SMTPServerDisconnected as exc:
             if isinstance(exc.__context__, TimeoutError):  # smtplib's word for a timeout
                 raise self._timed_out() from None
             raise TemporaryFailure(
-                None, f"{self._where} closed the connection: {_reason(exc)}"
+                None, f"{self._where} closed the connection: {reason(exc)}"
             ) from None
         except smtplib.SMTPException as exc:
-            raise TemporaryFailure(None, f"{self._where}: {_reason(exc)}") from None
+            raise TemporaryFailure(None, f"{self._where}: {reason(exc)}") from None
         except (ssl.SSLError, ssl.CertificateError) as exc:
-            raise TemporaryFailure(None, f"TLS with {self._where} failed: {_reason(exc)}") from None
+            raise TemporaryFailure(None, f"TLS with {self._where} failed: {reason(exc)}") from None
         except TimeoutError:
             raise self._timed_out() from None
         except OSError as exc:  # refused, unreachable, unknown host, reset...
-            raise TemporaryFailure(None, f"cannot talk to {self._where}: {_reason(exc)}") from None
+            raise TemporaryFailure(None, f"cannot talk to {self._where}: {reason(exc)}") from None
 
     def _timed_out(self) -> TemporaryFailure:
         return TemporaryFailure(None, f"{self._where} did not answer within {self.timeout:g} s")
@@ -375,7 +355,7 @@ class Relay:
         text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
         if self.password:
             text = text.replace(self.password, _REDACTED)
-        return _one_line(text)
+        return one_line(text)
 
 
 def _envelope(message: EmailMessage) -> tuple[str, list[str]]:
@@ -394,17 +374,3 @@ def _envelope(message: EmailMessage) -> tuple[str, list[str]]:
 
 def _addresses(values: Iterable[str]) -> list[str]:
     return [address for _, address in getaddresses([str(v) for v in values]) if "@" in address]
-
-
-def _reason(exc: BaseException) -> str:
-    """An exception's own words (an errno's text, an SSL reason) without its class."""
-    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
-        return f"certificate verify failed: {exc.verify_message}"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
-
-
-def _one_line(text: str) -> str:
-    text = _SPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
-    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"

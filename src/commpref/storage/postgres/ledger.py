@@ -1,8 +1,8 @@
 """The ledger and erasure on PostgreSQL (`ledger.LedgerStore`).
 
-Entries are appended with the change that makes them (`subscribers._APPEND`), under a
+Entries are appended with the change that makes them (`subscribers_sql._APPEND`), under a
 shared per-portal lock that readers of the feed take exclusively
-(`subscribers.EVENTS_LOCK_CLASS`), so a reader paging by id never misses one. An erasure
+(`subscribers_sql.EVENTS_LOCK_CLASS`), so a reader paging by id never misses one. An erasure
 claims the address as `mutate` does and relabels its entries.
 """
 
@@ -17,14 +17,14 @@ from commpref.domain.tallies import Delta
 from commpref.storage import codec
 from commpref.storage.ledger import Erasure, StoredEvent
 from commpref.storage.postgres.connection import affected, retrying
-from commpref.storage.postgres.subscribers import (
+from commpref.storage.postgres.subscribers import PostgresSubscribers
+from commpref.storage.postgres.subscribers_sql import (
     ADD_DELTAS,
     CLAIM_SUBSCRIBERS,
     EVENTS_LOCK_CLASS,
     LOCK_EVENTS_FOR_READ,
     SUPPRESS,
     SUPPRESSED,
-    PostgresSubscribers,
     pack_deltas,
 )
 from commpref.storage.subscribers import Outcome
@@ -110,7 +110,7 @@ class PostgresLedger(PostgresSubscribers):
                 rows = await con.fetch(EVENTS_OF, portal_id, email, after_id, limit)
             else:
                 async with con.transaction(isolation="read_committed"):
-                    # See `subscribers.EVENTS_LOCK_CLASS`: no id below the ones returned can
+                    # See `subscribers_sql.EVENTS_LOCK_CLASS`: no id below the ones returned can
                     # appear later.
                     await con.execute(LOCK_EVENTS_FOR_READ, EVENTS_LOCK_CLASS, portal_id)
                     rows = await con.fetch(EVENTS, portal_id, after_id, limit)
@@ -153,7 +153,7 @@ class PostgresLedger(PostgresSubscribers):
             args[0] = list(subjects)
         async with self._connection() as con, con.transaction(isolation="read_committed"):
             if subjects is None:
-                # The feed: wait for writers holding ids (see `subscribers.EVENTS_LOCK_CLASS`).
+                # The feed: wait for writers holding ids (see `subscribers_sql.EVENTS_LOCK_CLASS`).
                 await con.execute(LOCK_EVENTS_FOR_READ, EVENTS_LOCK_CLASS, portal_id)
             rows = await con.fetch(statement, portal_id, after_id, limit, *args)
         return [_stored(portal_id, r) for r in rows]

@@ -2,7 +2,7 @@
 
 Several commpref processes may share one database. Start-up migrations run under a
 session advisory lock; `mutate` serialises writers per address with row locks taken in
-email order (see `subscribers.CLAIM_SUBSCRIBERS`), so concurrent batches neither lose
+email order (see `subscribers_sql.CLAIM_SUBSCRIBERS`), so concurrent batches neither lose
 updates nor deadlock. Lost connections surface as `errors.Unavailable`; the
 pool replaces dead connections on the next acquire, so service resumes by itself.
 
