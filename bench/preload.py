@@ -26,6 +26,7 @@ from typing import Any
 
 import commpref.storage.codec
 import commpref.storage.migrations
+import commpref.storage.migrations_later
 from commpref.domain.model import Change, ChangeKind, Status, TypeStatus
 from commpref.domain.scopes import ALL_SCOPES
 from commpref.services import admin
@@ -60,7 +61,11 @@ class Setup:
 
 def _fingerprint() -> str:
     digest = hashlib.sha256()
-    for module in (commpref.storage.codec, commpref.storage.migrations):
+    for module in (
+        commpref.storage.codec,
+        commpref.storage.migrations,
+        commpref.storage.migrations_later,
+    ):
         digest.update(Path(str(module.__file__)).read_bytes())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:12]

@@ -12,6 +12,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings) -> ASGIApp:
         runtime.token_uses = uses = TokenUses()
         recording = asyncio.create_task(_record_token_uses(store, uses))
         workers: Workers | None = None
+        runtime.http_client = client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
         try:
             runtime.link_keys = await links.signing_keys(
                 store=store, configured=settings.link_signing_keys
@@ -56,6 +58,8 @@ def create_app(settings: Settings) -> ASGIApp:
             if workers is not None:
                 await workers.stop()
             runtime.store_ = None
+            runtime.http_client = None
+            await client.aclose()
             with contextlib.suppress(Exception):  # a closing database loses only a time
                 await uses.flush(store)
             await store.close()

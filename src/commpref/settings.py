@@ -111,6 +111,29 @@ class Settings:
     console_client_attempts: int = _setting(
         20, "Failed console sign-ins per client address in 15 minutes before it is refused."
     )
+    smtp_url: str | None = _setting(
+        None,
+        "The SMTP relay for confirmation emails: smtp://user:pass@host:587 (STARTTLS), "
+        "smtps://…:465 (TLS), smtp://host:25?tls=none (a local relay). Unset: none is sent.",
+        secret=True,
+    )
+    mail_from: str | None = _setting(
+        None, "The From address of emails, for portals that set none of their own."
+    )
+    signup_confirm_days: int = _setting(7, "Days a sign-up's confirmation link works.")
+    signup_resend_minutes: int = _setting(
+        10, "Least minutes between two confirmation emails to one address of a portal."
+    )
+    signup_daily_emails: int = _setting(
+        5, "Most confirmation emails to one address of a portal in 24 hours."
+    )
+    feedback_max_age_hours: int = _setting(
+        72, "Mailbox feedback older than this is refused; applied event ids are kept as long."
+    )
+    sns_cert_hosts: str = _setting(
+        "sns.*.amazonaws.com,sns.*.amazonaws.com.cn",
+        "Hosts (or full origins) Amazon SNS signing certificates may be fetched from.",
+    )
 
     def __post_init__(self) -> None:
         if self.link_max_age_days != 0 and self.link_max_age_days < MIN_LINK_AGE_DAYS:

@@ -458,22 +458,26 @@ def test_bad_translations_are_400s(client: httpx.Client, portal: Portal) -> None
 
 
 def test_business_units_are_listed_created_and_renamed(client: httpx.Client) -> None:
-    assert ok(client.get(f"{V1}/business-units")) == {"results": [{"id": 0, "name": "Account"}]}
+    assert ok(client.get(f"{V1}/business-units")) == {
+        "results": [{"id": 0, "name": "Account", "doubleOptIn": None}]
+    }
     assert ok(client.post(f"{V1}/business-units", json={"id": 41857, "name": "Brand"}), 201) == {
         "id": 41857,
         "name": "Brand",
+        "doubleOptIn": None,
     }
     big = 2**63 - 1
     ok(client.post(f"{V1}/business-units", json={"id": big, "name": "<b>Big</b>"}), 201)
     assert ok(client.patch(f"{V1}/business-units/41857", json={"name": " Brand two "})) == {
         "id": 41857,
         "name": "Brand two",
+        "doubleOptIn": None,
     }
     ok(client.patch(f"{V1}/business-units/0", json={"name": "Main"}))
     assert ok(client.get(f"{V1}/business-units"))["results"] == [
-        {"id": 0, "name": "Main"},
-        {"id": 41857, "name": "Brand two"},
-        {"id": big, "name": "<b>Big</b>"},
+        {"id": 0, "name": "Main", "doubleOptIn": None},
+        {"id": 41857, "name": "Brand two", "doubleOptIn": None},
+        {"id": big, "name": "<b>Big</b>", "doubleOptIn": None},
     ]
     # HubSpot's paths know the new unit at once.
     params = {"channel": "EMAIL", "businessUnitId": 41857}
@@ -502,7 +506,9 @@ def test_bad_business_units_are_400s(client: httpx.Client) -> None:
         "name contains a control character (0x07)", "name")  # fmt: skip
     not_found(client.patch(f"{V1}/business-units/8", json={"name": "N"}),
               "Business unit 8 does not exist")  # fmt: skip
-    assert ok(client.get(f"{V1}/business-units"))["results"] == [{"id": 0, "name": "Account"}]
+    assert ok(client.get(f"{V1}/business-units"))["results"] == [
+        {"id": 0, "name": "Account", "doubleOptIn": None}
+    ]
 
 
 # --- tokens --------------------------------------------------------------------------------
@@ -671,6 +677,8 @@ def test_portal_settings_and_branding(server: Server, client: httpx.Client, port
         "brandName": None,
         "brandLogoUrl": None,
         "brandColour": None,
+        "doubleOptIn": False,
+        "mailFrom": None,
         "createdAt": shown["createdAt"],
     }
     changed = ok(

@@ -14,9 +14,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from commpref.domain.feedback import FeedbackEvent, Kind, Provider
 from commpref.domain.imports import ImportStatus
-from commpref.domain.model import Actor, PortalContext, Status
-from commpref.services import erasure, statuses
+from commpref.domain.model import Actor, Bounce, ChangeKind, PortalContext, Status
+from commpref.services import erasure, feedback, statuses
 from commpref.services.context import Call
 from commpref.services.statuses import StatusWrite
 from commpref.storage.store import Store
@@ -115,6 +116,24 @@ async def test_a_not_specified_row_for_a_new_address_is_applied_and_in_the_ledge
     again = await import_file(store, source, path)
     assert (again.applied_rows, again.unchanged_rows) == (0, 1)
     assert len(await store.events(source.portal.id, email=email)) == 1
+
+
+async def test_a_bounce_mark_survives_the_round_trip(store: Store, tmp_path: Path) -> None:
+    email = "bounced@example.com"
+    hard = FeedbackEvent("ses", f"fb-1:{email}", Kind.HARD_BOUNCE, email, T, "Permanent")
+    for fmt in ("csv", "jsonl"):
+        source, target = await portal_pair(store)
+        call = Call.make(source, feedback.actor(Provider.SES), now=T + 5)
+        await feedback.apply(store=store, call=call, provider=Provider.SES, events=[hard])
+        await round_trip(store, source, target, fmt, tmp_path)
+        copied = (await store.read_subscribers(target.portal.id, [email]))[email]
+        assert copied.bounce == Bounce(at=T, source="Hard bounce (ses)")
+        [entry] = await store.events(target.portal.id, email=email)
+        assert [c.kind for c in entry.event.changes] == [ChangeKind.BOUNCE]
+        assert entry.event.source == "Hard bounce (ses)"
+        # The same file again finds the mark already there.
+        again = await import_file(store, target, tmp_path / f"export.{fmt}")
+        assert (again.applied_rows, again.unchanged_rows) == (0, 1)
 
 
 # --- the property ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from commpref.domain import erasure
+from commpref.domain.bounces import BOUNCED
 from commpref.domain.imports import ALL, ERASED, ImportJob
 from commpref.domain.model import ChangeKind, PortalContext
 from commpref.services import exports, imports, uploads
@@ -56,7 +57,7 @@ def export_rows(data: bytes, fmt: str, ctx: PortalContext) -> list[dict[str, Any
             for line in data.splitlines()
         ]
     for row in rows:
-        if row["subscription_id"] not in (ALL, ERASED):
+        if row["subscription_id"] not in (ALL, ERASED, BOUNCED):
             definition = ctx.definition(int(row["subscription_id"]))
             assert definition is not None and definition.name == row["subscription_name"]
             row["subscription_id"] = row["subscription_name"]

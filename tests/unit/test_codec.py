@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commpref.domain.model import Change, ChangeKind, Status, TypeStatus, WideStatus
+from commpref.domain.model import Bounce, Change, ChangeKind, Status, TypeStatus, WideStatus
 from commpref.storage import codec
 
 INT64 = st.integers(min_value=0, max_value=2**63 - 1)
@@ -36,11 +37,11 @@ def test_state_round_trip() -> None:
         0: WideStatus(Status.UNSUBSCRIBED, 5, "Public status API"),
         7: WideStatus(Status.SUBSCRIBED, 6),
     }
-    assert codec.decode(codec.encode(types, wide)) == (types, wide)
+    assert codec.decode(codec.encode(types, wide)) == (types, wide, None)
 
 
 def test_empty_state_round_trip() -> None:
-    assert codec.decode(codec.encode({}, {})) == ({}, {})
+    assert codec.decode(codec.encode({}, {})) == ({}, {}, None)
 
 
 def test_an_opted_out_state_stays_small() -> None:
@@ -51,7 +52,7 @@ def test_an_opted_out_state_stays_small() -> None:
     wide = {0: WideStatus(Status.UNSUBSCRIBED, optout.timestamp, optout.source)}
     packed = codec.encode(types, wide)
     assert len(packed) <= 70
-    assert codec.decode(packed) == (types, wide)
+    assert codec.decode(packed) == (types, wide, None)
     # Without sharing, each of the eleven would carry its own 9-byte timestamp.
     assert packed.count((1_777_629_600_000).to_bytes(8, "big")) == 1
 
@@ -61,7 +62,7 @@ def test_an_opted_out_state_stays_small() -> None:
     st.dictionaries(INT64, WIDE_STATUSES, max_size=4),
 )
 def test_any_state_round_trips(types: dict[int, TypeStatus], wide: dict[int, WideStatus]) -> None:
-    assert codec.decode(codec.encode(types, wide)) == (types, wide)
+    assert codec.decode(codec.encode(types, wide)) == (types, wide, None)
 
 
 def test_changes_are_compact() -> None:
@@ -113,3 +114,28 @@ def test_a_packer_packs_an_equal_state_once() -> None:
     twin = TypeStatus(optout.status, optout.source, optout.timestamp)
     assert pack.state({1: twin, 2: optout}, {}) is first  # equal, not identical
     assert pack.state({2: optout, 1: optout}, {}) is not first  # another order packs apart
+
+
+def test_a_bounce_round_trips_and_a_state_without_one_packs_as_before() -> None:
+    types = {7: TypeStatus(Status.SUBSCRIBED, "API", 1_700_000_000_000)}
+    wide = {0: WideStatus(Status.UNSUBSCRIBED, 1_700_000_000_001, "Spam complaint")}
+    bounce = Bounce(1_700_000_000_002, "Hard bounce (ses)")
+    assert codec.decode(codec.encode(types, wide, bounce)) == (types, wide, bounce)
+    # The 5-element array states were stored as before bounces: still read, still written.
+    legacy = msgspec.msgpack.encode(
+        (["API"], [(1, 0, 1_700_000_000_000, None, None)], 7, {0: 0}, {})
+    )
+    assert codec.encode(types, {}) == legacy
+    assert codec.decode(legacy) == (types, {}, None)
+    assert len(codec.encode(types, wide, bounce)) > len(codec.encode(types, wide))
+
+
+def test_every_change_kind_keeps_its_code() -> None:
+    # Codes are stored in the ledger: a kind keeps its number for ever.
+    codes = {ChangeKind.TYPE: 0, ChangeKind.WIDE: 1, ChangeKind.ERASURE: 2,
+             ChangeKind.CONFIRMATION: 3, ChangeKind.BOUNCE: 4,
+             ChangeKind.SOFT_BOUNCE: 5}  # fmt: skip
+    assert set(codes) == set(ChangeKind)
+    for kind, code in codes.items():
+        packed = codec.encode_changes([Change(kind, 0, Status.NOT_SPECIFIED, Status.NOT_SPECIFIED)])
+        assert msgspec.msgpack.decode(packed)[0][0] == code

@@ -142,6 +142,10 @@ EXTENSIONS = {
     "commpref.portal.write",
     "commpref.users.read",
     "commpref.users.write",
+    "commpref.signups.write",
+    "commpref.signups.read",
+    "commpref.feedback.read",
+    "commpref.feedback.write",
 }
 
 

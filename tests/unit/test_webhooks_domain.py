@@ -70,3 +70,11 @@ def test_signatures_are_hmac_sha256_over_timestamp_dot_body() -> None:
     assert not verify("whsec_secret", 1700000001, body, f"v1={expected}")
     assert not verify("other-secret", 1700000000, body, f"v1={expected}")
     assert not verify("whsec_secret", 1700000000, body + b" ", f"v1={expected}")
+
+
+def test_bounces_always_pass_and_what_changes_no_status_never_does() -> None:
+    narrow = EventFilter(statuses=frozenset({Status.SUBSCRIBED}), subscription_ids=frozenset({9}))
+    for f in (EventFilter(), narrow):
+        assert f.matches(Change(ChangeKind.BOUNCE, 0, Status.NOT_SPECIFIED, Status.NOT_SPECIFIED))
+        for kind in (ChangeKind.CONFIRMATION, ChangeKind.SOFT_BOUNCE):
+            assert not f.matches(Change(kind, 9, Status.SUBSCRIBED, Status.SUBSCRIBED))

@@ -5,6 +5,7 @@
 - `links.py`: list-unsubscribe
 - `bulk.py`: history, import, export, erase
 - `users.py`: user (the console's users)
+- `feedback.py`: feedback (mail providers' complaints and bounces)
 - `options.py`: what they share (`--database-url`, settings, running against the store,
   one-line errors)
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import click
 
 from commpref.cli import admin, bulk, links, serve, users
+from commpref.cli import feedback as feedback_cli
 
 
 @click.group()
@@ -24,3 +26,4 @@ def main() -> None:
 
 for command in (*serve.COMMANDS, *admin.COMMANDS, *links.COMMANDS, *bulk.COMMANDS, *users.COMMANDS):
     main.add_command(command)
+main.add_command(feedback_cli.feedback)  # feedback: mail providers' complaints and bounces

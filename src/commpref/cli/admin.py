@@ -82,6 +82,8 @@ def portal_erasure_key(portal_id: int, database_url: str | None) -> None:
 @click.option("--brand-name", default=None, help='The preference pages\' brand name ("": none).')
 @click.option("--brand-logo-url", default=None, help='An https URL of the pages\' logo ("": none).')
 @click.option("--brand-colour", default=None, help='The pages\' colour, #rrggbb ("": none).')
+@click.option("--double-opt-in/--no-double-opt-in", default=None, help="Sign-ups confirm by email.")
+@click.option("--mail-from", default=None, help='From of confirmation emails ("": the default).')
 @database_url_option
 def portal_set(
     portal_id: int,
@@ -94,6 +96,8 @@ def portal_set(
     brand_name: str | None,
     brand_logo_url: str | None,
     brand_colour: str | None,
+    double_opt_in: bool | None,
+    mail_from: str | None,
     database_url: str | None,
 ) -> None:
     """Change portal settings; prints the portal id."""
@@ -108,6 +112,8 @@ def portal_set(
             "brand_name": brand_name,
             "brand_logo_url": brand_logo_url,
             "brand_colour": brand_colour,
+            "double_opt_in": double_opt_in,
+            "mail_from": mail_from,
         }.items()
         if v is not None
     }

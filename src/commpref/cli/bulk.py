@@ -70,7 +70,7 @@ def history_command(email: str, portal_id: int, database_url: str | None) -> Non
             ChangeKind.TYPE: f"subscription {c.target}",
             ChangeKind.WIDE: f"all (business unit {c.target})",
             ChangeKind.ERASURE: "erasure",
-        }[c.kind]
+        }.get(c.kind, c.kind.value.lower().replace("_", " "))  # bounce, soft bounce, …
         basis = " — ".join(x for x in (c.legal_basis, c.legal_basis_explanation) if x)
         table.add_row(e.id, format_ms(entry.at), scope, f"{c.old.value} → {c.new.value}",
                       entry.source, basis, entry.actor, entry.correlation_id)  # fmt: skip

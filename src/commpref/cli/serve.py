@@ -16,9 +16,10 @@ from pathlib import Path
 import click
 
 from commpref.cli import supervisor
-from commpref.cli.options import build_settings, database_url_option, redact, run
+from commpref.cli.options import build_settings, database_url_option, fail, redact, run
 from commpref.domain.scopes import ALL_SCOPES
 from commpref.errors import CommprefError
+from commpref.mail.relay import Relay
 from commpref.services import admin, auth, console, links
 from commpref.services.context import now_ms
 from commpref.storage.sqlite.connection import database_path
@@ -51,6 +52,11 @@ def serve(
     from commpref.http import logs, server
 
     settings = build_settings(database_url, host=host, port=port, workers=workers)
+    if settings.smtp_url:  # a bad relay URL stops the server now, not the first email
+        try:
+            Relay.from_url(settings.smtp_url)
+        except ValueError as exc:
+            fail(f"invalid setting: {exc}")
 
     async def migrate_only(store: Store) -> None:
         return None

@@ -52,6 +52,10 @@ class ChangeKind(StrEnum):
     TYPE = "SUBSCRIPTION"  # one definition's status
     WIDE = "WIDE"  # the opt-out-of-all switch of one business unit (0 = portal-wide)
     ERASURE = "ERASURE"  # the address was erased: statuses removed, suppressed (target 0)
+    # Entries that change no status (old == new), kept as proof (target: see each):
+    CONFIRMATION = "CONFIRMATION_REQUESTED"  # a sign-up asked to confirm this type (its id)
+    BOUNCE = "BOUNCE"  # a hard bounce marked the address bounced (target 0)
+    SOFT_BOUNCE = "SOFT_BOUNCE"  # a soft bounce, counted only (target 0)
 
 
 RATE_LIMIT_TIERS = ("starter", "professional", "enterprise")
@@ -77,6 +81,9 @@ class Portal:
     # whether the server's keys still verify the portal's links.
     link_key: LinkKey | None = None
     server_link_keys: bool = True
+    # Sign-ups are confirmed by email first (a business unit may differ), sent from here.
+    double_opt_in: bool = False
+    mail_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +102,7 @@ class BusinessUnit:
     portal_id: int
     id: int
     name: str
+    double_opt_in: bool | None = None  # None: the portal's setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +162,14 @@ class WideStatus(msgspec.Struct, frozen=True, gc=False):
     source: str = ""
 
 
+class Bounce(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """A hard bounce: the mailbox does not exist or refuses mail for good. The address is
+    marked, not unsubscribed: senders suppress it; HubSpot's shapes do not show it."""
+
+    at: int
+    source: str  # e.g. "Hard bounce (ses)"
+
+
 @dataclass(slots=True)
 class Subscriber:
     """One email address of one portal and everything stored for it.
@@ -166,6 +182,7 @@ class Subscriber:
     types: dict[int, TypeStatus] = field(default_factory=dict)
     wide: dict[int, WideStatus] = field(default_factory=dict)
     id: int | None = None
+    bounce: Bounce | None = None
 
 
 class Change(NamedTuple):

@@ -28,6 +28,10 @@ PORTAL_READ = "commpref.portal.read"  # the portal's settings and its preference
 PORTAL_WRITE = "commpref.portal.write"
 USERS_READ = "commpref.users.read"  # the console users who see the portal
 USERS_WRITE = "commpref.users.write"  # add them, change their role, password or state
+SIGNUPS_WRITE = "commpref.signups.write"  # sign addresses up (double opt-in where set)
+SIGNUPS_READ = "commpref.signups.read"  # sign-ups and their confirmation emails
+FEEDBACK_READ = "commpref.feedback.read"  # the mail providers whose feedback is taken
+FEEDBACK_WRITE = "commpref.feedback.write"  # configure them and their keys
 EXTENSION_SCOPES = frozenset(
     {
         ADMIN,
@@ -46,6 +50,10 @@ EXTENSION_SCOPES = frozenset(
         PORTAL_WRITE,
         USERS_READ,
         USERS_WRITE,
+        SIGNUPS_WRITE,
+        SIGNUPS_READ,
+        FEEDBACK_READ,
+        FEEDBACK_WRITE,
     }
 )
 

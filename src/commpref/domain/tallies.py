@@ -13,7 +13,11 @@ Daily totals (`day` = days since the epoch, UTC, of the ledger entry's time), ea
 of ledger entries:
 - `in:<source>`: entries that subscribed the address to at least one type;
 - `out:<source>`: entries that unsubscribed it from at least one type, or from all; an
-  erasure counts as one `out:erasure`.
+  erasure counts as one `out:erasure`;
+- `feedback:complaint`, `feedback:hard_bounce`, `feedback:soft_bounce`: entries of mail
+  providers' feedback (`services.feedback`): complaints that opted the address out (also
+  counted in `out:other`), hard bounces (BOUNCE changes: imported marks too) and soft
+  bounces.
 
 The two sets of names never meet, so a daily total of 1970-01-01 (day 0) is told from a
 standing count by its name (`is_daily`).
@@ -43,7 +47,8 @@ _SOURCE_OF_ACTOR = {
     "console": "console",
 }
 _KEPT = (Status.SUBSCRIBED, Status.UNSUBSCRIBED)
-_DAILY = ("in:", "out:")
+_DAILY = ("in:", "out:", "feedback:")
+_FEEDBACK_ACTOR = "feedback:"  # `services.feedback.actor`
 
 
 def type_name(definition_id: int, status: Status) -> str:
@@ -79,28 +84,40 @@ def standing(sub: Subscriber | None) -> Counter[str]:
     return out
 
 
-def _marks(changes: Iterable[Change]) -> tuple[bool, bool, int]:
-    """What one ledger entry counts for: (opted in, opted out, erasures)."""
+_Marks = tuple[bool, bool, int, int, int]
+
+
+def _marks(changes: Iterable[Change]) -> _Marks:
+    """What one ledger entry counts for: (opted in, opted out, erasures, hard bounces, soft
+    bounces)."""
     opted_in = opted_out = False
-    erasures = 0
+    erasures = hard = soft = 0
     for change in changes:
         if change.kind is ChangeKind.ERASURE:
             erasures += 1
+        elif change.kind is ChangeKind.BOUNCE:
+            hard += 1
+        elif change.kind is ChangeKind.SOFT_BOUNCE:
+            soft += 1
         elif change.new is Status.SUBSCRIBED and change.old is not Status.SUBSCRIBED:
             # Lifting an opt-out of all (a WIDE change) subscribes to nothing by itself.
             opted_in = opted_in or change.kind is ChangeKind.TYPE
         elif change.new is Status.UNSUBSCRIBED and change.old is not Status.UNSUBSCRIBED:
             opted_out = True
-    return opted_in, opted_out, erasures
+    return opted_in, opted_out, erasures, hard, soft
 
 
 def _add_marks(
-    out: dict[tuple[int, str], int], day: int, actor: str, marks: tuple[bool, bool, int], n: int
+    out: dict[tuple[int, str], int], day: int, actor: str, marks: _Marks, n: int
 ) -> None:
-    opted_in, opted_out, erasures = marks
-    if erasures:
-        key = (day, "out:erasure")
-        out[key] = out.get(key, 0) + erasures * n
+    opted_in, opted_out, erasures, hard, soft = marks
+    complaint = int(opted_out and actor.startswith(_FEEDBACK_ACTOR))
+    counted = (("out:erasure", erasures), ("feedback:hard_bounce", hard),
+               ("feedback:soft_bounce", soft), ("feedback:complaint", complaint))  # fmt: skip
+    for name, count in counted:
+        if count:
+            key = (day, name)
+            out[key] = out.get(key, 0) + count * n
     if opted_in or opted_out:
         source = source_of(actor)
         if opted_in:
@@ -136,7 +153,7 @@ def _moves(changes: Iterable[Change]) -> tuple[tuple[str, int], ...]:
     return tuple((name, n) for name, n in out.items() if n)
 
 
-_Counted = tuple[tuple[bool, bool, int], tuple[tuple[str, int], ...]]
+_Counted = tuple[_Marks, tuple[tuple[str, int], ...]]
 _Changes = Iterable[Change] | Callable[[], Iterable[Change]]
 _State = Subscriber | Callable[[], Subscriber]
 _Bucket = tuple[int, str, bool]  # an entry's time (or day), actor, and whether it moves
@@ -292,7 +309,7 @@ class Delta:
             for name in found:
                 standing[name] = standing.get(name, 0) + n
         # Entries of one day, actor and marks count together; moves once per change list.
-        by_day: dict[tuple[int, str, tuple[bool, bool, int]], int] = {}
+        by_day: dict[tuple[int, str, _Marks], int] = {}
         by_key: dict[bytes, int] = {}
         counts = self._counts
         for (at, actor, moves), keyed in self._entries.items():

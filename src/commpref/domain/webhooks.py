@@ -25,18 +25,26 @@ class DeliveryState(StrEnum):
     SKIPPED = "SKIPPED"  # nothing in the ledger entry matched the webhook's filter
 
 
+# Every consumer must forget an erased address and stop mailing a bounced one; a requested
+# confirmation or a soft bounce changes no status, so no consumer needs to hear of it.
+_ALWAYS = frozenset({ChangeKind.ERASURE, ChangeKind.BOUNCE})
+_NEVER = frozenset({ChangeKind.CONFIRMATION, ChangeKind.SOFT_BOUNCE})
+
+
 @dataclass(frozen=True, slots=True)
 class EventFilter:
-    """Which consent events a webhook receives; None means "any". Erasures always pass:
-    every consumer must forget the address."""
+    """Which consent events a webhook receives; None means "any". Erasures and hard bounces
+    always pass, requested confirmations and soft bounces never."""
 
     statuses: frozenset[Status] | None = None  # the new status of the change
     subscription_ids: frozenset[int] | None = None  # definition ids of type changes
     include_wide: bool = True  # opt-out-of-all changes
 
     def matches(self, change: Change) -> bool:
-        if change.kind is ChangeKind.ERASURE:
+        if change.kind in _ALWAYS:
             return True
+        if change.kind in _NEVER:
+            return False
         if self.statuses is not None and change.new not in self.statuses:
             return False
         if change.kind is ChangeKind.WIDE:

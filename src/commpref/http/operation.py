@@ -68,6 +68,9 @@ class Operation:
     batch: bool = False  # the inputs are capped at `batch_max_inputs`
     multi_status: bool = False  # 207 when an input failed
     upload: tuple[str, ...] = ()  # media types of a raw body the handler streams itself
+    # The body as sent, in `Request.body` as bytes, of any media type: a provider's
+    # signature covers its exact bytes (`http/api/feedback.py`). Read with the limits.
+    raw_body: bool = False
     request_id: bool = False  # error bodies carry `requestId` (HubSpot's v3-style K–O)
     gated: bool = True  # counts against the concurrency limit (`http.overload.Gate`)
     op: Op | None = None  # HubSpot's operation letter (its scopes: `domain.scopes`)
@@ -78,7 +81,7 @@ class Operation:
 
     @property
     def has_body(self) -> bool:
-        return self.body is not None or self.bare_array
+        return self.body is not None or self.bare_array or self.raw_body
 
     @property
     def path_param(self) -> str | None:

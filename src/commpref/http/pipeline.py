@@ -153,14 +153,16 @@ class Pipeline:
             if operation.gated:
                 await self.gate.acquire()
                 held[0] = True
-            if raw_body or too_large:
+            if (raw_body or too_large) and not operation.raw_body:
                 check_content_type(content_type)
             if too_large:
                 limit = settings.max_body_bytes
                 raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
         query = parse_query(operation.query, raw_query)
         body: Any = None
-        if operation.has_body:
+        if operation.raw_body:
+            body = raw_body
+        elif operation.has_body:
             assert self.surface.decode_body is not None, "a surface with JSON bodies"
             body = self.surface.decode_body(raw_body, operation)
             if operation.batch:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import httpx
+
 from commpref.domain.model import PortalContext, Token
 from commpref.errors import Unavailable
 from commpref.http.metrics import Metrics
@@ -37,6 +39,9 @@ class Runtime:
     rate_limiter: RateLimiter | None = None
     metrics: Metrics | None = None
     token_uses: TokenUses | None = None
+    # Outgoing requests of request handlers (SNS certificates and confirmations); opened
+    # in the lifespan, so its connections are reused and closed on shutdown.
+    http_client: httpx.AsyncClient | None = None
 
     @property
     def store(self) -> Store:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from commpref.jobs.feedback import FeedbackPruner
 from commpref.settings import Settings
 from commpref.storage.store import Store
 
@@ -56,7 +57,7 @@ def _exited(pid: str | int) -> bool:
 
 
 class Workers:
-    """The import, webhook and tally workers of one process, as asyncio tasks."""
+    """The import, webhook, tally and mail workers of one process, as asyncio tasks."""
 
     def __init__(
         self,
@@ -74,16 +75,20 @@ class Workers:
 
     def start(self) -> None:
         from commpref.jobs.imports import ImportWorker
+        from commpref.jobs.mail import MailWorker
         from commpref.jobs.tallies import TallyFolder
         from commpref.jobs.webhooks import WebhookWorker
 
         imports = ImportWorker(self.store, self.settings, owner=self.owner)
         hooks = WebhookWorker(self.store, self.settings, on_backlog=self.on_backlog)
         folder = TallyFolder(self.store)
+        mail = MailWorker(self.store, self.settings)
         loops: tuple[tuple[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]], ...] = (
             ("commpref-imports", imports.run),
             ("commpref-webhooks", hooks.run),
             ("commpref-tallies", folder.run),
+            ("commpref-feedback", FeedbackPruner(self.store, self.settings).run),
+            ("commpref-mail", mail.run),
         )
         for name, loop in loops:
             self._tasks.append(asyncio.create_task(loop(self._stop), name=name))

@@ -22,6 +22,7 @@ from commpref.services.validation import (
     clean_colour,
     clean_language,
     clean_logo_url,
+    clean_mail_from,
     clean_name,
     clean_text,
     invalid,
@@ -76,6 +77,7 @@ async def update_portal(*, store: Store, portal_id: int, **flags: object) -> Por
         "brand_name": clean_brand_name,
         "brand_logo_url": clean_logo_url,
         "brand_colour": clean_colour,
+        "mail_from": clean_mail_from,
     }
     for key, check in checks.items():
         if key in flags:

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from commpref.domain import erasure
+from commpref.domain import bounces, erasure
 from commpref.domain.formats import format_ms
 from commpref.domain.imports import ALL, COLUMNS, ERASED
 from commpref.domain.model import ChangeKind, PortalContext, Status, Subscriber
@@ -85,6 +85,9 @@ def state_records(
                 "erasure_key_id": None,
             }
         )
+    bounced = bounces.export_record(sub)
+    if bounced is not None and not only_unsubscribed:  # a mark, not an UNSUBSCRIBED status
+        out.append({**bounced, "timestamp": format_ms(bounced["timestamp"])})
     return out
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from commpref.domain import erasure
+from commpref.domain import bounces, erasure
 from commpref.domain.imports import (
     ImportJob,
     ImportRow,
@@ -102,6 +102,11 @@ def _apply(
 ) -> tuple[Verdict, list[Change], str]:
     """One address's row against its subscriber (mutated when the row applies)."""
     definition = None
+    if bounces.is_bounce_row(row):
+        verdict, changes, reason = bounces.apply_row(sub, row)
+        if verdict is Verdict.APPLIED and sub.created_at is None:
+            sub.created_at = now
+        return verdict, changes, reason
     if row.subscription_id is not None:
         definition = ctx.definition(row.subscription_id)
         if definition is None:  # definitions are never deleted; a moved database?

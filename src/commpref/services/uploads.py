@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from commpref.domain import erasure
+from commpref.domain import bounces, erasure
 from commpref.domain.imports import (
     COLUMNS,
     REQUIRED_COLUMNS,
@@ -145,7 +145,10 @@ def staged_chunks(
         if isinstance(record, str):
             chunk.rejects.append(ReportRow(line, "", "REJECTED", record))
         else:
-            row = read_record(ctx, line, record, now=now, erasure_key_id=erasure_key_id)
+            if bounces.is_bounce_record(record):
+                row = bounces.read_record(line, record, now=now)
+            else:
+                row = read_record(ctx, line, record, now=now, erasure_key_id=erasure_key_id)
             if isinstance(row, ReportRow):
                 chunk.rejects.append(row)
             else:

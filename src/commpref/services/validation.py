@@ -14,6 +14,7 @@ import re
 import unicodedata
 from urllib.parse import urlsplit
 
+from commpref.domain import emails
 from commpref.errors import ValidationError
 
 MAX_NAME = 100  # names: portals, business units, subscription types, tokens, brands
@@ -77,6 +78,21 @@ def _optional(value: object) -> str | None:
 def clean_brand_name(value: object) -> str | None:
     given = _optional(value)
     return None if given is None else clean_name(given, "brandName")
+
+
+_MAIL_FROM = re.compile(r"[!#-'*+/-9=?A-Z^-~.]+@[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def clean_mail_from(value: object) -> str | None:
+    """The From address of confirmation emails: one plain address, or empty to remove it."""
+    address = _optional(value)
+    if address is None:
+        return None
+    normalised = emails.parse(address)
+    # Plain ASCII with a DNS domain: it names the Message-ID's domain and the SMTP envelope.
+    if normalised is None or len(address) > MAX_URL or not _MAIL_FROM.fullmatch(address.strip()):
+        raise invalid("mailFrom", "mailFrom is one email address (name@example.com), or empty")
+    return address.strip()
 
 
 def clean_logo_url(value: object) -> str | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from commpref.domain.model import Change, ChangeKind, Status, TypeStatus, WideStatus
+from commpref.domain.model import Bounce, Change, ChangeKind, Status, TypeStatus, WideStatus
 
 _CODE = {Status.NOT_SPECIFIED: 0, Status.SUBSCRIBED: 1, Status.UNSUBSCRIBED: 2}
 _STATUS = (Status.NOT_SPECIFIED, Status.SUBSCRIBED, Status.UNSUBSCRIBED)
@@ -26,12 +26,27 @@ _STATUS = (Status.NOT_SPECIFIED, Status.SUBSCRIBED, Status.UNSUBSCRIBED)
 # a row that outgrows its page splits it, and every page a transaction dirties is a WAL
 # frame written, synced and copied back.
 _Entry = tuple[int, int, int, str | None, str | None]
-_Packed = tuple[list[str], list[_Entry], int, dict[int, int], dict[int, int]]
+
+
+class _Packed(msgspec.Struct, array_like=True, gc=False):
+    # Read as an array, as the tuple it was: a state without a bounce is written as the
+    # five elements it always had (`encode`), and those bytes decode unchanged.
+    sources: list[str]
+    entries: list[_Entry]
+    base: int
+    types: dict[int, int]
+    wide: dict[int, int]
+    bounce: Bounce | None = None
+
+
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[_Packed] = msgspec.msgpack.Decoder(_Packed)
+State = tuple[dict[int, TypeStatus], dict[int, WideStatus], Bounce | None]
 
 
-def encode(types: dict[int, TypeStatus], wide: dict[int, WideStatus]) -> bytes:
+def encode(
+    types: dict[int, TypeStatus], wide: dict[int, WideStatus], bounce: Bounce | None = None
+) -> bytes:
     sources: dict[str, int] = {}
     entries: dict[_Entry, int] = {}
     base = min(types, default=0)
@@ -55,7 +70,11 @@ def encode(types: dict[int, TypeStatus], wide: dict[int, WideStatus]) -> bytes:
         )
         for u, w in wide.items()
     }
-    return _encoder.encode((list(sources), list(entries), base, packed_types, packed_wide))
+    if bounce is None:
+        return _encoder.encode((list(sources), list(entries), base, packed_types, packed_wide))
+    return _encoder.encode(
+        _Packed(list(sources), list(entries), base, packed_types, packed_wide, bounce)
+    )
 
 
 class Packer:
@@ -69,11 +88,16 @@ class Packer:
         self._states: dict[tuple[Any, ...], bytes] = {}
         self._changes: dict[tuple[Change, ...], bytes] = {}
 
-    def state(self, types: dict[int, TypeStatus], wide: dict[int, WideStatus]) -> bytes:
-        key = (tuple(types.items()), tuple(wide.items()))
+    def state(
+        self,
+        types: dict[int, TypeStatus],
+        wide: dict[int, WideStatus],
+        bounce: Bounce | None = None,
+    ) -> bytes:
+        key = (tuple(types.items()), tuple(wide.items()), bounce)
         packed = self._states.get(key)
         if packed is None:
-            packed = self._states[key] = encode(types, wide)
+            packed = self._states[key] = encode(types, wide, bounce)
         return packed
 
     def changes(self, changes: tuple[Change, ...]) -> bytes:
@@ -83,8 +107,16 @@ class Packer:
         return packed
 
 
-def decode(data: bytes) -> tuple[dict[int, TypeStatus], dict[int, WideStatus]]:
-    sources, entries, base, packed_types, packed_wide = _decoder.decode(data)
+def decode(data: bytes) -> State:
+    """(types, wide, bounce) of a packed state."""
+    p = _decoder.decode(data)
+    sources, entries, base, packed_types, packed_wide = (
+        p.sources,
+        p.entries,
+        p.base,
+        p.types,
+        p.wide,
+    )
     # One struct per distinct entry, shared by the definitions that have it (they are frozen).
     shared = [TypeStatus(_STATUS[c], sources[s], ts, lb, lbe) for c, s, ts, lb, lbe in entries]
     types = {base + d: shared[i] for d, i in packed_types.items()}
@@ -92,14 +124,21 @@ def decode(data: bytes) -> tuple[dict[int, TypeStatus], dict[int, WideStatus]]:
     for u, i in packed_wide.items():
         code, src, ts, _, _ = entries[i]
         wide[u] = WideStatus(_STATUS[code], ts, sources[src])
-    return types, wide
+    return types, wide, p.bounce
 
 
 # The ledger's `changes` column, compact: one [kind, target, old, new, legal basis,
 # explanation] array per change, kind and statuses as small codes. An opt-out of all makes
 # one change per definition, so this keeps ledger rows (and the WAL) small.
-_KIND = {ChangeKind.TYPE: 0, ChangeKind.WIDE: 1, ChangeKind.ERASURE: 2}
-_KINDS = (ChangeKind.TYPE, ChangeKind.WIDE, ChangeKind.ERASURE)
+_KINDS = (
+    ChangeKind.TYPE,
+    ChangeKind.WIDE,
+    ChangeKind.ERASURE,
+    ChangeKind.CONFIRMATION,
+    ChangeKind.BOUNCE,
+    ChangeKind.SOFT_BOUNCE,
+)  # a kind's code is its place here: append, never reorder
+_KIND = {kind: code for code, kind in enumerate(_KINDS)}
 _PackedChanges = list[tuple[int, int, int, int, str | None, str | None]]
 _changes_decoder: msgspec.msgpack.Decoder[_PackedChanges] = msgspec.msgpack.Decoder(_PackedChanges)
 

@@ -3,7 +3,8 @@
 Each migration is SQL with a few placeholders for the spots where SQLite and PostgreSQL
 differ. Backends apply pending migrations in order, each in its own transaction, under a
 lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), recording them in
-`schema_migrations`. Never edit a released migration: add a new one.
+`schema_migrations`. Never edit a released migration: add a new one. The SQL of migrations 9
+onward is in `migrations_later.py`, each listed here by version and name.
 
 Layout notes (docs/architecture.md "Layout for speed"): every key leads with the portal id; all of a
 subscriber's statuses live in one row (`subscribers.state`, packed by `storage.codec`), so an
@@ -14,6 +15,8 @@ is append-only with a sequential id, one row per (request, subscriber).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from commpref.storage import migrations_later as later
 
 _DIALECTS: dict[str, dict[str, str]] = {
     "sqlite": {
@@ -371,62 +374,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         9,
         "console users, their portals and sessions; sign-in attempts; page branding",
-        # Sessions are stored by the SHA-256 of the cookie's value, so a copy of the table
-        # signs nobody in. Attempts are kept only as long as the throttle looks back.
-        """
-        CREATE TABLE console_users (
-            id {serial},
-            email TEXT NOT NULL UNIQUE,
-            password_hash TEXT NOT NULL,
-            role TEXT NOT NULL,
-            all_portals {bool} NOT NULL DEFAULT {false},
-            created_at BIGINT NOT NULL,
-            updated_at BIGINT NOT NULL,
-            disabled_at BIGINT
-        );
-        CREATE TABLE console_memberships (
-            user_id BIGINT NOT NULL REFERENCES console_users (id),
-            portal_id BIGINT NOT NULL REFERENCES portals (id),
-            PRIMARY KEY (user_id, portal_id)
-        );
-        CREATE TABLE console_sessions (
-            id_hash TEXT PRIMARY KEY,
-            user_id BIGINT NOT NULL REFERENCES console_users (id),
-            csrf TEXT NOT NULL,
-            created_at BIGINT NOT NULL,
-            seen_at BIGINT NOT NULL,
-            ended_at BIGINT
-        );
-        CREATE INDEX console_sessions_by_user ON console_sessions (user_id);
-        CREATE TABLE signin_attempts (
-            key TEXT NOT NULL,
-            at BIGINT NOT NULL
-        );
-        CREATE INDEX signin_attempts_by_key ON signin_attempts (key, at);
-        ALTER TABLE portals ADD COLUMN brand_name TEXT;
-        ALTER TABLE portals ADD COLUMN brand_logo_url TEXT;
-        ALTER TABLE portals ADD COLUMN brand_colour TEXT
-        """,
+        later.CONSOLE_AND_BRANDING,
     ),
+    Migration(10, "each portal's own preference-link keys", later.LINK_KEYS),
     Migration(
-        10,
-        "each portal's own preference-link keys",
-        # A portal's links are sealed with its newest key (`portals.link_key_id`, read with
-        # the portal's context); a token names its key, so verifying reads that one row.
-        # Until a portal's first rotation its links use the server's keys, which keep
-        # verifying its older links until it retires them (`server_link_keys`).
-        """
-        CREATE TABLE link_keys (
-            id {serial},
-            portal_id BIGINT NOT NULL REFERENCES portals (id),
-            secret TEXT NOT NULL,
-            created_at BIGINT NOT NULL,
-            retired_at BIGINT
-        );
-        CREATE INDEX link_keys_by_portal ON link_keys (portal_id, id);
-        ALTER TABLE portals ADD COLUMN link_key_id BIGINT;
-        ALTER TABLE portals ADD COLUMN server_link_keys {bool} NOT NULL DEFAULT {true}
-        """,
+        11,
+        "sign-ups with double opt-in, the mail outbox, mailbox feedback",
+        later.SIGNUPS_AND_FEEDBACK,
     ),
 )
 

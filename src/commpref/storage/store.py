@@ -5,8 +5,9 @@
 its own module — subscribers and their statuses (`subscribers`), the ledger and erasure
 (`ledger`), portals, definitions and tokens (`admin`), rate limits (`ratelimits`), import
 jobs (`imports`), webhooks and their outbox (`webhooks`), standing counts and daily totals
-(`tallies`), console users and sessions (`console`), preference-link keys (`linkkeys`) —
-plus the lifecycle and the observation hooks below.
+(`tallies`), console users and sessions (`console`), preference-link keys (`linkkeys`),
+sign-ups and the mail outbox (`mail`), mail providers and their applied feedback
+(`feedback`) — plus the lifecycle and the observation hooks below.
 
 Contract:
 - Every method is a coroutine and is safe to call concurrently.
@@ -20,9 +21,11 @@ from typing import Any
 
 from commpref.storage.admin import AdminStore
 from commpref.storage.console import ConsoleStore
+from commpref.storage.feedback import FeedbackStore
 from commpref.storage.imports import ImportStore
 from commpref.storage.ledger import LedgerStore
 from commpref.storage.linkkeys import LinkKeyStore
+from commpref.storage.mail import MailStore
 from commpref.storage.ratelimits import RateLimitStore
 from commpref.storage.subscribers import CommitListener, Outcome, SubscriberStore
 from commpref.storage.tallies import TallyStore
@@ -39,6 +42,8 @@ class Store(
     TallyStore,
     ConsoleStore,
     LinkKeyStore,
+    FeedbackStore,
+    MailStore,
 ):
     kind: str  # "sqlite" or "postgresql"
 

@@ -16,7 +16,7 @@ from commpref.errors import NotFound, ValidationError
 from commpref.http.api import admin_wire
 from commpref.http.api.handlers import path_id
 from commpref.http.operation import Reply, Request
-from commpref.services import admin
+from commpref.services import admin, signups
 
 # RFC 3339, the `date-time` of OpenAPI: a date, a time and an offset, nothing less.
 _DATE_TIME = re.compile(
@@ -141,14 +141,22 @@ async def create_business_unit(rq: Request) -> Reply:
 
 
 async def rename_business_unit(rq: Request) -> Reply:
+    """Rename a business unit and/or set its own double opt-in (null: the portal's)."""
     body: admin_wire.BusinessUnitUpdate = rq.body
-    unit = await admin.rename_business_unit(
-        store=rq.runtime.store,
-        portal_id=_portal_id(rq),
-        business_unit_id=path_id(rq, "Business unit"),
-        name=body.name,
-    )
-    return 200, admin_wire.business_unit(unit)
+    store, portal_id, unit_id = rq.runtime.store, _portal_id(rq), path_id(rq, "Business unit")
+    if not isinstance(body.name, msgspec.UnsetType):
+        await admin.rename_business_unit(
+            store=store, portal_id=portal_id, business_unit_id=unit_id, name=body.name
+        )
+    if not isinstance(body.doubleOptIn, msgspec.UnsetType):
+        await signups.set_unit_double_opt_in(
+            store=store, portal_id=portal_id, business_unit_id=unit_id, value=body.doubleOptIn
+        )
+    units = await admin.list_business_units(store=store, portal_id=portal_id)
+    found = next((u for u in units if u.id == unit_id), None)
+    if found is None:
+        raise NotFound(f"Business unit {unit_id} does not exist")
+    return 200, admin_wire.business_unit(found)
 
 
 # --- tokens --------------------------------------------------------------------------------
@@ -218,6 +226,8 @@ PORTAL_FIELDS = {
     "brandName": "brand_name",
     "brandLogoUrl": "brand_logo_url",
     "brandColour": "brand_colour",
+    "doubleOptIn": "double_opt_in",
+    "mailFrom": "mail_from",
 }
 
 

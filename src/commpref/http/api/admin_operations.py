@@ -121,7 +121,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "business-units/{businessUnitId}",
         scopes.BUSINESS_UNITS_WRITE,
         admin.rename_business_unit,
-        "Rename a business unit",
+        "Rename a business unit or set its own double opt-in",
         {200: admin_wire.BusinessUnitView},
         body=admin_wire.BusinessUnitUpdate,
         param_description="The business unit's id.",

@@ -100,6 +100,7 @@ class TranslationSet(_Body, kw_only=True):
 class BusinessUnitView(_Wire, kw_only=True):
     id: Int64
     name: str
+    doubleOptIn: bool | None  # sign-ups confirm by email first; null: the portal's setting
 
 
 class BusinessUnitList(_Wire, kw_only=True):
@@ -112,7 +113,10 @@ class BusinessUnitCreate(_Body, kw_only=True):
 
 
 class BusinessUnitUpdate(_Body, kw_only=True):
-    name: Name
+    """Only the fields given change; `doubleOptIn: null` follows the portal's setting."""
+
+    name: Name | Unset = UNSET
+    doubleOptIn: bool | Unset | None = UNSET
 
 
 class TokenView(_Wire, kw_only=True):
@@ -155,6 +159,8 @@ class PortalView(_Wire, kw_only=True):
     brandName: str | None  # the preference pages' branding
     brandLogoUrl: str | None
     brandColour: str | None
+    doubleOptIn: bool  # sign-ups confirm by email first (docs/signups.md)
+    mailFrom: str | None  # From of confirmation emails (null: COMMPREF_MAIL_FROM)
     createdAt: DateTime
 
 
@@ -171,6 +177,8 @@ class PortalUpdate(_Body, kw_only=True):
     brandName: BrandName | Unset | None = UNSET
     brandLogoUrl: LogoUrl | Unset | None = UNSET
     brandColour: Colour | Unset | None = UNSET
+    doubleOptIn: bool | Unset = UNSET
+    mailFrom: Annotated[str, msgspec.Meta(max_length=validation.MAX_URL)] | Unset | None = UNSET
 
 
 def _time(ms: int | None) -> str | None:
@@ -204,7 +212,7 @@ def subscription_type(d: Definition) -> SubscriptionType:
 
 
 def business_unit(u: BusinessUnit) -> BusinessUnitView:
-    return BusinessUnitView(id=u.id, name=u.name)
+    return BusinessUnitView(id=u.id, name=u.name, doubleOptIn=u.double_opt_in)
 
 
 def token(info: admin.TokenInfo, secret: str | None = None) -> TokenView:
@@ -235,5 +243,7 @@ def portal(p: Portal) -> PortalView:
         brandName=p.brand_name,
         brandLogoUrl=p.brand_logo_url,
         brandColour=p.brand_colour,
+        doubleOptIn=p.double_opt_in,
+        mailFrom=p.mail_from,
         createdAt=iso(p.created_at),
     )

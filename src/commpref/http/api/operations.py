@@ -35,7 +35,9 @@ from commpref.http.api import (
     admin_operations,
     bulk_operations,
     consent_operations,
+    feedback_operations,
     link_operations,
+    signup_operations,
     webhook_operations,
 )
 from commpref.http.operation import Operation
@@ -48,4 +50,6 @@ OPERATIONS: tuple[Operation, ...] = (
     *webhook_operations.OPERATIONS,
     *admin_operations.OPERATIONS,
     *link_operations.OPERATIONS,
+    *signup_operations.OPERATIONS,
+    *feedback_operations.OPERATIONS,
 )

@@ -18,7 +18,11 @@ from commpref.domain.webhooks import Delivery, EventFilter, Webhook
 from commpref.http.values import DateTime, Int64, V4Status, iso
 from commpref.services.history import ConsentEvent as Event
 
-Scope = Literal["SUBSCRIPTION", "WIDE", "ERASURE"]
+# BOUNCE and SOFT_BOUNCE: what a mail provider reported (docs/feedback.md); no status changes
+# CONFIRMATION_REQUESTED: a sign-up asked to confirm a type (docs/signups.md); no status changes
+Scope = Literal[
+    "SUBSCRIPTION", "WIDE", "ERASURE", "BOUNCE", "SOFT_BOUNCE", "CONFIRMATION_REQUESTED"
+]
 JobStatus = Literal["UPLOADING", "PENDING", "PROCESSING", "COMPLETE", "CANCELED", "FAILED"]
 DeliveryStateValue = Literal["PENDING", "DELIVERED", "FAILED", "SKIPPED"]
 
@@ -66,6 +70,9 @@ class Erasure(_Wire, kw_only=True):
     alreadyErased: bool  # nothing stored and suppressed already: nothing changed
 
 
+_OF_A_TYPE = frozenset({ChangeKind.TYPE, ChangeKind.CONFIRMATION})  # target: a type's id
+
+
 def consent_event(e: Event) -> ConsentEvent:
     entry, change = e.entry.event, e.change
     return ConsentEvent(
@@ -73,7 +80,7 @@ def consent_event(e: Event) -> ConsentEvent:
         occurredAt=iso(entry.at),
         subscriberIdString=entry.email,
         scope=cast(Any, change.kind.value),
-        subscriptionId=change.target if change.kind is ChangeKind.TYPE else None,
+        subscriptionId=change.target if change.kind in _OF_A_TYPE else None,
         businessUnitId=change.target if change.kind is ChangeKind.WIDE else None,
         oldStatus=cast(Any, change.old.value),
         newStatus=cast(Any, change.new.value),

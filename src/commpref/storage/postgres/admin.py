@@ -1,5 +1,6 @@
 """Portals, business units, definitions, tokens and server secrets on PostgreSQL
-(`admin.AdminStore`). How they read back, whole portal contexts included, is `context`.
+(`admin.AdminStore`). How they read back, whole portal contexts included, is `context`;
+the statements that change them are `admin_sql`.
 
 Each process caches what `authenticate` found (`auth_cache`), dropped when any process
 changes what it reads (a notification) and, in this process, once the change is made.
@@ -16,11 +17,29 @@ import asyncpg
 
 from commpref.domain.model import BusinessUnit, Definition, Portal, PortalContext, Token
 from commpref.errors import NotFound, ValidationError
+from commpref.storage.postgres.admin_sql import (
+    DEFAULT_DEFINITIONS,
+    DEFAULT_UNIT_NAME,
+    DEFINITION_FIELDS,
+    DELETE_TRANSLATION,
+    GET_SECRET,
+    INSERT_BUSINESS_UNIT,
+    INSERT_DEFAULT_DEFINITIONS,
+    INSERT_DEFINITION,
+    INSERT_PORTAL,
+    INSERT_SECRET,
+    INSERT_TOKEN,
+    PORTAL_FLAGS,
+    RENAME_BUSINESS_UNIT,
+    REVOKE_TOKEN,
+    UPSERT_TRANSLATION,
+    update_definition_sql,
+    update_portal_sql,
+)
 from commpref.storage.postgres.auth_cache import AuthCache
 from commpref.storage.postgres.connection import PostgresConnections
 from commpref.storage.postgres.context import (
     AUTHENTICATE,
-    DEFINITION_COLUMNS,
     GET_DEFINITION,
     GET_PORTAL,
     GET_TRANSLATIONS,
@@ -28,9 +47,7 @@ from commpref.storage.postgres.context import (
     LIST_PORTALS,
     LIST_TOKENS,
     NOTE_TOKEN_USES,
-    PORTAL_COLUMNS,
     PORTAL_CONTEXT,
-    TOKEN_COLUMNS,
     TOKEN_USES,
     context,
     definition,
@@ -38,129 +55,6 @@ from commpref.storage.postgres.context import (
     token,
     translation,
 )
-
-# --- portals -----------------------------------------------------------------------------
-
-INSERT_PORTAL = f"""
-INSERT INTO portals AS p (name, gdpr, brands, default_language, secret, created_at)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING {PORTAL_COLUMNS}
-"""
-
-INSERT_BUSINESS_UNIT = """
-INSERT INTO business_units (portal_id, id, name) VALUES ($1, $2, $3)
-"""
-
-RENAME_BUSINESS_UNIT = """
-UPDATE business_units SET name = $3 WHERE portal_id = $1 AND id = $2 RETURNING id
-"""
-
-DEFAULT_UNIT_NAME = "Account"
-
-# HubSpot's three default definitions, in HubSpot's order (their ids ascend with it).
-DEFAULT_DEFINITIONS: tuple[tuple[str, str, str, bool], ...] = (
-    ("Marketing Information", "Marketing offers and updates.", "Marketing", False),
-    (
-        "Customer Service Communication",
-        "Receive feedback requests and customer service information.",
-        "Service",
-        True,
-    ),
-    ("One to One", "One to One emails", "Sales", True),
-)
-
-INSERT_DEFAULT_DEFINITIONS = """
-INSERT INTO definitions (portal_id, business_unit_id, name, description, purpose,
-    communication_method, is_active, is_default, is_internal, created_at, updated_at)
-SELECT $1, 0, n, d, p, 'Email', TRUE, TRUE, i, $5, $5
-FROM unnest($2::text[], $3::text[], $4::text[], $6::boolean[]) WITH ORDINALITY AS u(n, d, p, i, o)
-ORDER BY o
-"""
-
-PORTAL_FLAGS = frozenset(
-    {
-        "name",
-        "gdpr",
-        "brands",
-        "default_language",
-        "strict_v3_unknown_404",
-        "rate_limit_tier",
-        "batch_scopes_enabled",
-        "brand_name",
-        "brand_logo_url",
-        "brand_colour",
-    }
-)
-
-
-def update_portal_sql(names: list[str]) -> str:
-    """Names come from `PORTAL_FLAGS` only, never from input."""
-    sets = ", ".join(f"{n} = ${i}" for i, n in enumerate(names, start=2))
-    return f"UPDATE portals AS p SET {sets} WHERE p.id = $1 RETURNING {PORTAL_COLUMNS}"
-
-
-# --- definitions -------------------------------------------------------------------------
-
-# The EXISTS check makes an unknown business unit insert nothing instead of a row that
-# points nowhere (business_unit_id has no foreign key: 0 exists in every portal).
-INSERT_DEFINITION = f"""
-INSERT INTO definitions AS d (portal_id, business_unit_id, name, description, purpose,
-    communication_method, is_active, is_default, is_internal, created_at, updated_at)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10
-WHERE EXISTS (SELECT 1 FROM business_units b WHERE b.portal_id = $1 AND b.id = $2)
-RETURNING {DEFINITION_COLUMNS}
-"""
-
-DEFINITION_FIELDS = frozenset(
-    {"name", "description", "purpose", "communication_method", "is_active"}
-)
-
-
-def update_definition_sql(names: list[str]) -> str:
-    """Names come from `DEFINITION_FIELDS` only, never from input."""
-    sets = "".join(f", {n} = ${i}" for i, n in enumerate(names, start=3))
-    return (
-        f"UPDATE definitions AS d SET updated_at = $2{sets} WHERE d.id = $1 "
-        f"RETURNING {DEFINITION_COLUMNS}"
-    )
-
-
-UPSERT_TRANSLATION = """
-INSERT INTO definition_translations AS t
-    (definition_id, language_code, name, description, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $5)
-ON CONFLICT (definition_id, language_code)
-DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description,
-    updated_at = EXCLUDED.updated_at
-"""
-
-DELETE_TRANSLATION = """
-DELETE FROM definition_translations WHERE definition_id = $1 AND language_code = $2
-RETURNING definition_id
-"""
-
-# --- tokens ------------------------------------------------------------------------------
-
-INSERT_TOKEN = f"""
-INSERT INTO tokens AS t (portal_id, name, secret_hash, scopes, app_id, created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING {TOKEN_COLUMNS}
-"""
-
-# A second revocation keeps the first time.
-REVOKE_TOKEN = """
-UPDATE tokens SET revoked_at = COALESCE(revoked_at, $3)
-WHERE id = $2 AND portal_id = $1
-RETURNING id
-"""
-
-# --- server secrets ----------------------------------------------------------------------
-
-GET_SECRET = "SELECT value FROM server_secrets WHERE name = $1"
-INSERT_SECRET = """
-INSERT INTO server_secrets (name, value) VALUES ($1, $2)
-ON CONFLICT (name) DO NOTHING RETURNING value
-"""
 
 
 def encode_scopes(scopes: frozenset[str]) -> str:
@@ -264,7 +158,7 @@ class PostgresAdmin(PostgresConnections):
     async def list_business_units(self, portal_id: int) -> list[BusinessUnit]:
         async with self._connection() as con:
             rows = await con.fetch(LIST_BUSINESS_UNITS, portal_id)
-        return [BusinessUnit(r[0], r[1], r[2]) for r in rows]
+        return [BusinessUnit(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def create_definition(
         self,

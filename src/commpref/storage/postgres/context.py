@@ -29,8 +29,8 @@ PORTAL_COLUMNS = """p.id, p.name, p.gdpr, p.brands, p.default_language,
     p.brand_name, p.brand_logo_url, p.brand_colour, p.link_key_id,
     (SELECT k.secret FROM link_keys k WHERE k.id = p.link_key_id) AS link_secret,
     (SELECT k.created_at FROM link_keys k WHERE k.id = p.link_key_id) AS link_created_at,
-    p.server_link_keys"""
-PORTAL_COUNT = 16  # columns of PORTAL_COLUMNS, in the order of `Portal`'s fields
+    p.server_link_keys, p.double_opt_in, p.mail_from"""
+PORTAL_COUNT = 18  # columns of PORTAL_COLUMNS, in the order of `Portal`'s fields
 
 GET_PORTAL = f"SELECT {PORTAL_COLUMNS} FROM portals p WHERE p.id = $1"
 LIST_PORTALS = f"SELECT {PORTAL_COLUMNS} FROM portals p ORDER BY p.id"
@@ -44,7 +44,7 @@ DEFINITION_COLUMNS = """d.id, d.portal_id, d.business_unit_id, d.name, d.descrip
 GET_DEFINITION = f"SELECT {DEFINITION_COLUMNS} FROM definitions d WHERE d.id = $1"
 
 LIST_BUSINESS_UNITS = """
-SELECT portal_id, id, name FROM business_units WHERE portal_id = $1 ORDER BY id
+SELECT portal_id, id, name, double_opt_in FROM business_units WHERE portal_id = $1 ORDER BY id
 """
 
 GET_TRANSLATIONS = """
@@ -104,7 +104,7 @@ def portal(row: Row) -> Portal:
     r = tuple(row)[:PORTAL_COUNT]
     key = None if r[12] is None else LinkKey(r[12], r[0], r[13], r[14])
     return Portal(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
-                  key, r[15])  # fmt: skip
+                  key, r[15], r[16], r[17])  # fmt: skip
 
 
 def definition(row: Row, translations: tuple[Translation, ...] = ()) -> Definition:

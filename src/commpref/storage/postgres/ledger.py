@@ -1,8 +1,8 @@
 """The ledger and erasure on PostgreSQL (`ledger.LedgerStore`).
 
-Entries are appended with the change that makes them (`subscribers._APPEND`), under a
+Entries are appended with the change that makes them (`subscribers_sql._APPEND`), under a
 shared per-portal lock that readers of the feed take exclusively
-(`subscribers.EVENTS_LOCK_CLASS`), so a reader paging by id never misses one. An erasure
+(`subscribers_sql.EVENTS_LOCK_CLASS`), so a reader paging by id never misses one. An erasure
 claims the address as `mutate` does and relabels its entries.
 """
 
@@ -17,14 +17,14 @@ from commpref.domain.tallies import Delta
 from commpref.storage import codec
 from commpref.storage.ledger import Erasure, StoredEvent
 from commpref.storage.postgres.connection import affected, retrying
-from commpref.storage.postgres.subscribers import (
+from commpref.storage.postgres.subscribers import PostgresSubscribers
+from commpref.storage.postgres.subscribers_sql import (
     ADD_DELTAS,
     CLAIM_SUBSCRIBERS,
     EVENTS_LOCK_CLASS,
     LOCK_EVENTS_FOR_READ,
     SUPPRESS,
     SUPPRESSED,
-    PostgresSubscribers,
     pack_deltas,
 )
 from commpref.storage.subscribers import Outcome
@@ -68,6 +68,10 @@ def ledger_sql(*, subjects: bool, actor: bool, at_from: bool, at_to: bool) -> st
 DELETE_SUBSCRIBER = """
 DELETE FROM subscribers WHERE portal_id = $1 AND email = $2 RETURNING created_at, state
 """
+ERASE_SIGNUPS = """
+WITH gone AS (DELETE FROM signups WHERE portal_id = $1 AND email = $2 RETURNING id)
+DELETE FROM mail_outbox WHERE signup_id IN (SELECT id FROM gone)
+"""
 RELABEL_EVENTS = "UPDATE events SET email = $3 WHERE portal_id = $1 AND email = $2"
 RELABEL_DELIVERIES = """
 UPDATE webhook_deliveries SET email = $3
@@ -106,7 +110,7 @@ class PostgresLedger(PostgresSubscribers):
                 rows = await con.fetch(EVENTS_OF, portal_id, email, after_id, limit)
             else:
                 async with con.transaction(isolation="read_committed"):
-                    # See `subscribers.EVENTS_LOCK_CLASS`: no id below the ones returned can
+                    # See `subscribers_sql.EVENTS_LOCK_CLASS`: no id below the ones returned can
                     # appear later.
                     await con.execute(LOCK_EVENTS_FOR_READ, EVENTS_LOCK_CLASS, portal_id)
                     rows = await con.fetch(EVENTS, portal_id, after_id, limit)
@@ -149,7 +153,7 @@ class PostgresLedger(PostgresSubscribers):
             args[0] = list(subjects)
         async with self._connection() as con, con.transaction(isolation="read_committed"):
             if subjects is None:
-                # The feed: wait for writers holding ids (see `subscribers.EVENTS_LOCK_CLASS`).
+                # The feed: wait for writers holding ids (see `subscribers_sql.EVENTS_LOCK_CLASS`).
                 await con.execute(LOCK_EVENTS_FOR_READ, EVENTS_LOCK_CLASS, portal_id)
             rows = await con.fetch(statement, portal_id, after_id, limit, *args)
         return [_stored(portal_id, r) for r in rows]
@@ -169,6 +173,8 @@ class PostgresLedger(PostgresSubscribers):
                 label = erasure.label(key)
                 # Locked like `mutate`: a concurrent write to the address waits for us.
                 await con.execute(CLAIM_SUBSCRIBERS, portal_id, [email])
+                # Sign-ups and their emails hold the address itself: they always go.
+                await con.execute(ERASE_SIGNUPS, portal_id, email)
                 deleted = await con.fetchrow(DELETE_SUBSCRIBER, portal_id, email)
                 existed = deleted is not None and deleted["created_at"] >= 0  # not our claim
                 if not existed and await con.fetchval(SUPPRESSED, portal_id, [key]):
@@ -181,8 +187,10 @@ class PostgresLedger(PostgresSubscribers):
                 await self._append(con, portal_id, [event])
                 delta = Delta()  # the record's counts go with it; the erasure is counted
                 if existed:
-                    types, wide = codec.decode(deleted["state"])
-                    delta.replace(Subscriber(email, deleted["created_at"], types, wide), None)
+                    types, wide, bounce = codec.decode(deleted["state"])
+                    delta.replace(
+                        Subscriber(email, deleted["created_at"], types, wide, bounce=bounce), None
+                    )
                 delta.entries([event])
                 await con.execute(ADD_DELTAS, portal_id, pack_deltas(delta))
             return Erasure(label, existed, affected(status)), Outcome(None, set(), [event])

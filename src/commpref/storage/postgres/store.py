@@ -2,7 +2,7 @@
 
 Several commpref processes may share one database. Start-up migrations run under a
 session advisory lock; `mutate` serialises writers per address with row locks taken in
-email order (see `subscribers.CLAIM_SUBSCRIBERS`), so concurrent batches neither lose
+email order (see `subscribers_sql.CLAIM_SUBSCRIBERS`), so concurrent batches neither lose
 updates nor deadlock. Lost connections surface as `errors.Unavailable`; the
 pool replaces dead connections on the next acquire, so service resumes by itself.
 
@@ -22,9 +22,11 @@ from commpref.storage.postgres.admin import PostgresAdmin
 from commpref.storage.postgres.auth_cache import AuthCache
 from commpref.storage.postgres.coalesce import Batcher
 from commpref.storage.postgres.console import PostgresConsole
+from commpref.storage.postgres.feedback import PostgresFeedback
 from commpref.storage.postgres.imports import PostgresImports
 from commpref.storage.postgres.ledger import PostgresLedger
 from commpref.storage.postgres.linkkeys import PostgresLinkKeys
+from commpref.storage.postgres.mail import PostgresMail
 from commpref.storage.postgres.ratelimits import PostgresRateLimits
 from commpref.storage.postgres.subscribers import PostgresSubscribers
 from commpref.storage.postgres.tallies import PostgresTallies
@@ -36,6 +38,7 @@ CLOSE_TIMEOUT = 10.0  # seconds
 class PostgresStore(
     PostgresLedger,
     PostgresImports,
+    PostgresMail,
     PostgresSubscribers,
     PostgresAdmin,
     PostgresRateLimits,
@@ -43,6 +46,7 @@ class PostgresStore(
     PostgresTallies,
     PostgresConsole,
     PostgresLinkKeys,
+    PostgresFeedback,
 ):
     kind = "postgresql"
 

@@ -2,7 +2,7 @@
 
 Writers never update a shared row, which would make concurrent writers of a portal wait for
 each other: each transaction appends its delta, packed, to `tally_deltas`
-(`subscribers.SAVE_BATCH`, the erasure's `subscribers.ADD_DELTAS`). `fold_tallies`, run
+(`subscribers_sql.SAVE_BATCH`, the erasure's `subscribers_sql.ADD_DELTAS`). `fold_tallies`, run
 every few seconds by the job workers (`jobs.tallies`), works out the deltas of many
 transactions at once and moves them into `tallies`, in batches; a read adds the pending ones
 of its portal to the totals, in one statement so that a fold cannot come between the two.
@@ -19,7 +19,7 @@ from commpref.domain.model import Change, Subscriber
 from commpref.domain.tallies import DAY_MS, Delta, Tallies
 from commpref.storage import codec
 from commpref.storage.postgres.connection import PostgresConnections, retrying
-from commpref.storage.postgres.subscribers import (
+from commpref.storage.postgres.subscribers_sql import (
     EVENTS_LOCK_CLASS,
     LOCK_EVENTS_FOR_READ,
     unpack_deltas,
@@ -72,7 +72,7 @@ class PostgresTallies(PostgresConnections):
 
     async def _recount(self, portal_id: int) -> list[tuple[int, str, int]]:
         async with self._connection() as con, con.transaction(isolation="read_committed"):
-            # Exclusive where writers append shared (`subscribers.ADD_DELTAS`): this waits
+            # Exclusive where writers append shared (`subscribers_sql.ADD_DELTAS`): this waits
             # for the writers that hold it and holds back the others, so the portal's
             # records, ledger and deltas stand still while they are read and replaced. Then
             # the fold lock: no folder moves one of the deltas dropped below.
@@ -127,7 +127,8 @@ class PostgresTallies(PostgresConnections):
 
 
 def _state(key: bytes) -> Subscriber:
-    return Subscriber("", 0, *codec.decode(key))
+    types, wide, bounce = codec.decode(key)
+    return Subscriber("", 0, types, wide, bounce=bounce)
 
 
 def worked_out(deltas: Iterable[bytes]) -> list[tuple[int, str, int]]:

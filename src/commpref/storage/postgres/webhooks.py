@@ -1,6 +1,6 @@
 """Webhooks and their outbox on PostgreSQL (`webhooks.WebhookStore`).
 
-`subscribers.SAVE_BATCH` queues the deliveries in the transaction of each change; here they
+`subscribers_sql.SAVE_BATCH` queues the deliveries in the transaction of each change; here they
 are listed, replayed, retried and claimed. Claims use `FOR UPDATE SKIP LOCKED`, so any number
 of processes can run workers against one database.
 """

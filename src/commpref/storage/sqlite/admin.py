@@ -20,7 +20,8 @@ Conn = sqlite3.Connection
 AUTH_CACHE_ENTRIES = 10_000  # tokens per process; past it the cache starts over
 PORTAL_FIELDS = frozenset({"gdpr", "brands", "default_language", "strict_v3_unknown_404",
                            "rate_limit_tier", "batch_scopes_enabled", "name", "brand_name",
-                           "brand_logo_url", "brand_colour"})  # fmt: skip
+                           "brand_logo_url", "brand_colour", "double_opt_in",
+                           "mail_from"})  # fmt: skip
 DEFINITION_FIELDS = frozenset({"name", "description", "purpose", "communication_method",
                                "is_active"})  # fmt: skip
 # (name, description, purpose, communication method, is_internal): docs/wire-contract.md §5.1

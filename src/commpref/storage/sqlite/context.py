@@ -31,9 +31,10 @@ _PORTAL = (
     "p.rate_limit_tier, p.batch_scopes_enabled, p.created_at, p.brand_name, p.brand_logo_url, "
     "p.brand_colour, p.link_key_id, "
     "(SELECT k.secret FROM link_keys k WHERE k.id = p.link_key_id), "
-    "(SELECT k.created_at FROM link_keys k WHERE k.id = p.link_key_id), p.server_link_keys"
+    "(SELECT k.created_at FROM link_keys k WHERE k.id = p.link_key_id), p.server_link_keys, "
+    "p.double_opt_in, p.mail_from"
 )
-_PORTAL_COUNT = 16  # columns of `_PORTAL`
+_PORTAL_COUNT = 18  # columns of `_PORTAL`
 _DEFINITION = (
     "d.id, d.portal_id, d.name, d.description, d.business_unit_id, d.purpose, "
     "d.communication_method, d.is_active, d.is_default, d.is_internal, d.created_at, "
@@ -62,7 +63,7 @@ SQL_CONTEXT = f"SELECT {_PORTAL}, {_CONTEXT} FROM portals p WHERE p.id = ?"
 def _portal(r: Sequence[Any]) -> Portal:
     key = None if r[12] is None else LinkKey(r[12], r[0], r[13], r[14])
     return Portal(r[0], r[1], bool(r[2]), bool(r[3]), r[4], bool(r[5]), r[6], bool(r[7]), r[8],
-                  r[9], r[10], r[11], key, bool(r[15]))  # fmt: skip
+                  r[9], r[10], r[11], key, bool(r[15]), bool(r[16]), r[17])  # fmt: skip
 
 
 def _definition(r: Sequence[Any], translations: Sequence[Sequence[Any]] = ()) -> Definition:
@@ -112,8 +113,14 @@ def get_definition(c: Conn, definition_id: int) -> Definition:
 
 
 def list_business_units(c: Conn, portal_id: int) -> list[BusinessUnit]:
-    sql = "SELECT portal_id, id, name FROM business_units WHERE portal_id = ? ORDER BY id"
-    return [BusinessUnit(*r) for r in c.execute(sql, (portal_id,))]
+    sql = (
+        "SELECT portal_id, id, name, double_opt_in FROM business_units WHERE portal_id = ?"
+        " ORDER BY id"
+    )
+    return [
+        BusinessUnit(r[0], r[1], r[2], None if r[3] is None else bool(r[3]))
+        for r in c.execute(sql, (portal_id,))
+    ]
 
 
 def list_tokens(c: Conn, portal_id: int) -> list[Token]:

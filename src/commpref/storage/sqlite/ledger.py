@@ -198,18 +198,27 @@ def _subject_label(c: Conn, portal_id: int, email: str) -> str:
 
 # --- erasure --------------------------------------------------------------------------------
 
+SQL_ERASE_MAIL = (
+    "DELETE FROM mail_outbox WHERE signup_id IN "
+    "(SELECT id FROM signups WHERE portal_id = ? AND email = ?)"
+)
+
 
 def _erase(
     c: Conn, portal_id: int, email: str, actor: str, correlation_id: str, source: str, now: int
 ) -> tuple[Erasure, Outcome[None]]:
     key = erasure.subject_key(portal_secret(c, portal_id), email)
     label = erasure.label(key)
+    # Sign-ups and their emails hold the address itself: they go, whatever else is stored.
+    c.execute(SQL_ERASE_MAIL, (portal_id, email))
+    c.execute("DELETE FROM signups WHERE portal_id = ? AND email = ?", (portal_id, email))
     row = one(c, SQL_ERASED_RECORD, (portal_id, email))
     if row is None and one(c, SQL_SUPPRESSION, (portal_id, key)) is not None:
         return Erasure(label, False, 0, already_erased=True), Outcome(None)
     delta = Delta()
     if row is not None:  # its counts go with it
-        delta.replace(Subscriber(email, row[1], *codec.decode(row[2])), None)
+        types, wide, bounce = codec.decode(row[2])
+        delta.replace(Subscriber(email, row[1], types, wide, bounce=bounce), None)
     own = [] if row is None or row[0] is None else [row[0]]
     ids = [r[0] for r in c.execute(f"{CHAIN}SELECT id FROM chain", chain_args(own, 0))]
     c.execute("DELETE FROM subscribers WHERE portal_id = ? AND email = ?", (portal_id, email))

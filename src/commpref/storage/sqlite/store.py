@@ -18,9 +18,11 @@ from commpref.storage import migrations
 from commpref.storage.sqlite import tallies
 from commpref.storage.sqlite.admin import SqliteAdmin
 from commpref.storage.sqlite.console import SqliteConsole
+from commpref.storage.sqlite.feedback import SqliteFeedback
 from commpref.storage.sqlite.imports import SqliteImports
 from commpref.storage.sqlite.ledger import SqliteLedger
 from commpref.storage.sqlite.linkkeys import SqliteLinkKeys
+from commpref.storage.sqlite.mail import SqliteMail
 from commpref.storage.sqlite.ratelimits import SqliteRateLimits
 from commpref.storage.sqlite.subscribers import SqliteSubscribers
 from commpref.storage.sqlite.tallies import SqliteTallies
@@ -38,6 +40,8 @@ class SqliteStore(
     SqliteTallies,
     SqliteConsole,
     SqliteLinkKeys,
+    SqliteFeedback,
+    SqliteMail,
 ):
     kind = "sqlite"
 

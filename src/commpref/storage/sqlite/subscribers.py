@@ -107,8 +107,8 @@ def load_subscribers(
         listed = msgspec.json.encode(list(emails)).decode()
         rows = c.execute(SQL_LOAD_SUBSCRIBERS, (portal_id, listed))
     for email, created_at, state, last_event in rows:
-        types, wide = codec.decode(state)
-        subs[email] = Subscriber(email, created_at, types, wide)
+        types, wide, bounce = codec.decode(state)
+        subs[email] = Subscriber(email, created_at, types, wide, bounce=bounce)
         if heads is not None and last_event is not None:
             heads[email] = last_event
     return subs
@@ -146,7 +146,7 @@ def save(
         sub = subs[email]
         if sub.created_at is None:
             raise ValueError(f"plan touched {email} without setting created_at")
-        rows.append((portal_id, email, sub.created_at, pack.state(sub.types, sub.wide),
+        rows.append((portal_id, email, sub.created_at, pack.state(sub.types, sub.wide, sub.bounce),
                      heads.get(email)))  # fmt: skip
     c.executemany(SQL_SAVE_SUBSCRIBER, rows)
     delta.created_all([row[3] for row in rows if row[1] not in stored])
@@ -252,6 +252,6 @@ def _subscribers_page(c: Conn, portal_id: int, after_email: str, limit: int) -> 
     )
     out = []
     for email, created_at, state in rows:
-        types, wide = codec.decode(state)
-        out.append(Subscriber(email, created_at, types, wide))
+        types, wide, bounce = codec.decode(state)
+        out.append(Subscriber(email, created_at, types, wide, bounce=bounce))
     return out

@@ -82,7 +82,8 @@ def add(c: Conn, portal_id: int, delta: Delta) -> None:
 
 
 def _state(key: bytes) -> Subscriber:
-    return Subscriber("", 0, *codec.decode(key))
+    types, wide, bounce = codec.decode(key)
+    return Subscriber("", 0, types, wide, bounce=bounce)
 
 
 def worked_out(deltas: Iterable[bytes]) -> Rows:

@@ -1,7 +1,8 @@
-"""The console's settings page: the portal's flags, default language, rate-limit tier and
-the preference pages' branding, and the keys that seal its preference links (rotate, retire
-the old ones). Read by every role, changed by admins, through the services `/commpref/v1`
-and the CLI use (`services.admin`, `services.links`).
+"""The console's settings page: the portal's flags, default language, rate-limit tier, the
+preference pages' branding, double opt-in of sign-ups and the From of their emails, and the
+keys that seal its preference links (rotate, retire the old ones). Read by every role,
+changed by admins, through the services `/commpref/v1` and the CLI use (`services.admin`,
+`services.links`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from commpref.http.operation import Reply
 from commpref.services import admin, links
 from commpref.web.console.visit import REFUSED, Visit, view
 
-PORTAL_FLAGS = ("gdpr", "brands", "strict_v3_unknown_404", "batch_scopes_enabled")
+PORTAL_FLAGS = ("gdpr", "brands", "strict_v3_unknown_404", "batch_scopes_enabled",
+                "double_opt_in")  # fmt: skip
 PORTAL_TEXTS = ("name", "default_language", "rate_limit_tier", "brand_name", "brand_logo_url",
-                "brand_colour")  # fmt: skip
+                "brand_colour", "mail_from")  # fmt: skip
 
 
 async def _settings_page(

@@ -11,7 +11,8 @@ from commpref.errors import CommprefError
 from commpref.http.operation import ErrorAnswer, Handler, Operation, Raw, Reply, Request, Surface
 from commpref.http.routing import Paths
 from commpref.web import render
-from commpref.web.console import admin, data, settings, users, views
+from commpref.web.console import admin, data, settings, signups, users, views
+from commpref.web.console import feedback as feedback_pages
 from commpref.web.console.visit import (
     HEADERS,
     HTML,
@@ -92,6 +93,9 @@ ROUTES: tuple[tuple[str, str, Handler, str], ...] = (
     ("GET", "/settings", settings.settings_page, "console_settings"),
     ("POST", "/settings", settings.settings_change, "console_settings"),
     ("POST", "/settings/link-keys", settings.link_keys_change, "console_link_keys"),
+    ("GET", "/signups", signups.signups_page, "console_signups"),
+    ("GET", "/feedback", feedback_pages.feedback_page, "console_feedback"),
+    ("POST", "/feedback", feedback_pages.feedback_change, "console_feedback"),
     ("GET", "/users", users.user_list, "console_users"),
     ("POST", "/users", users.user_create, "console_users"),
     ("POST", "/users/{id}", users.user_change, "console_user"),

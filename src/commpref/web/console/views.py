@@ -16,7 +16,7 @@ from commpref.domain.model import LegalBasis, Status
 from commpref.domain.tallies import DAY_MS
 from commpref.errors import ValidationError
 from commpref.http.operation import Reply
-from commpref.services import console, erasure, history, links, statuses
+from commpref.services import console, erasure, feedback, history, links, statuses
 from commpref.services.statuses import StatusWrite
 from commpref.web.console import chart
 from commpref.web.console.visit import PREFIX, SIGNIN_COOKIE, Visit, cookies, view
@@ -180,6 +180,7 @@ async def contact(v: Visit) -> Reply:
     return v.render(
         "contact.html",
         email=email,
+        bounce=await feedback.bounce_of(store=rt.store, portal_id=ctx.portal.id, email=email),
         rows=rows,
         wide=wide,
         events=list(reversed(events))[:TIMELINE],

@@ -11,7 +11,7 @@ from commpref.errors import CommprefError
 from commpref.http.operation import ErrorAnswer, Handler, Operation, Surface
 from commpref.http.routing import Paths
 from commpref.web import i18n, render
-from commpref.web.pages import views
+from commpref.web.pages import signup, views
 
 
 def render_error(
@@ -58,6 +58,11 @@ def surface() -> Surface:
             _operation("HEAD", path, show, f"page_{page}"),
             _operation("POST", path, post, f"page_{page}"),
         ]
+    operations += [  # a sign-up's confirmation: the token in `t` is the credential
+        _operation("GET", signup.PATH, signup.show, "page_signup_confirm"),
+        _operation("HEAD", signup.PATH, signup.show, "page_signup_confirm"),
+        _operation("POST", signup.PATH, signup.post, "page_signup_confirm"),
+    ]
     return Surface(
         name="pages",
         operations=tuple(operations),

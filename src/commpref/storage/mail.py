@@ -1,0 +1,148 @@
+"""Sign-ups and the mail outbox: the part of the storage interface (`store.Store`) that
+records a sign-up together with its ledger entry and its confirmation email, confirms it,
+and hands the queued emails to the mail job.
+
+Both backends implement it and pass the same contract suite
+(tests/integration/test_store_mail.py). Contract:
+- `sign_up` is one transaction: the address is locked as `mutate` locks it, the times of
+  the confirmation emails queued for it in the last 24 hours are read under that lock (so
+  two concurrent sign-ups cannot both pass the throttle), the plan runs as `mutate`'s
+  plan, and its outcome, the sign-up and its email are saved together or not at all.
+- `confirm_signup` marks a sign-up confirmed and runs the plan in the same transaction,
+  only while it is unconfirmed and unexpired: confirming twice runs the plan once.
+- Outbox rows are claimed with leases (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite:
+  under the single writer), so any number of processes may run the mail job.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from commpref.domain.model import Subscriber
+from commpref.domain.signups import Delivery, MailState, Signup
+from commpref.storage.subscribers import Outcome, Plan
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class NewSignup:
+    """A sign-up to record; the token itself is never stored, only its hash."""
+
+    business_unit_id: int
+    subscription_ids: tuple[int, ...]
+    language: str
+    source: str
+    token_hash: str
+    requested_at: int
+    expires_at: int
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMail:
+    """A rendered message (RFC 5322 bytes) to queue; its Message-ID is fixed for every try."""
+
+    recipient: str
+    message: bytes
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignupDecision:
+    """What a sign-up plan decided: a sign-up to record (None: subscribed at once) and the
+    email to queue with it (None: throttled, or nothing to send it from)."""
+
+    signup: NewSignup | None
+    mail: OutgoingMail | None = None
+    value: Any = None  # what the plan wants returned besides
+
+
+@dataclass(frozen=True, slots=True)
+class SignupResult:
+    decision: SignupDecision
+    signup_id: int | None  # the recorded sign-up's id
+
+
+# The plan gets the locked subscriber (as `mutate`'s) and the queue times of the
+# confirmation emails of the address in the last 24 hours.
+SignupPlan = Callable[[dict[str, Subscriber], Sequence[int]], Outcome[SignupDecision]]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMail:
+    """An outbox row leased to the mail job."""
+
+    id: int
+    portal_id: int
+    signup_id: int | None
+    recipient: str
+    message: bytes
+    message_id: str
+    attempts: int
+    created_at: int
+
+
+class MailStore(ABC):
+    """Sign-ups and the mail outbox (see the module docstring)."""
+
+    @abstractmethod
+    async def sign_up(
+        self, portal_id: int, email: str, plan: SignupPlan, *, since: int
+    ) -> SignupResult:
+        """Run `plan` over `email` with the queue times (> `since`) of its confirmation
+        emails, and save its outcome, sign-up and email in one transaction."""
+
+    @abstractmethod
+    async def get_signup(self, portal_id: int, signup_id: int) -> Signup | None: ...
+
+    @abstractmethod
+    async def signup_by_token(self, token_hash: str) -> Signup | None: ...
+
+    @abstractmethod
+    async def list_signups(
+        self, portal_id: int, *, limit: int = 100
+    ) -> list[tuple[Signup, Delivery | None]]:
+        """The newest sign-ups first, each with its confirmation email's delivery."""
+
+    @abstractmethod
+    async def signup_delivery(self, portal_id: int, signup_id: int) -> Delivery | None:
+        """The newest email queued for a sign-up (None: none was, e.g. throttled)."""
+
+    @abstractmethod
+    async def confirm_signup(
+        self, portal_id: int, signup_id: int, email: str, plan: Plan[T], *, now: int
+    ) -> T | None:
+        """Mark the sign-up confirmed at `now` and run `plan` over `email` as `mutate` does,
+        in one transaction; None (nothing run) when it is confirmed already or expired."""
+
+    @abstractmethod
+    async def set_unit_double_opt_in(
+        self, portal_id: int, business_unit_id: int, value: bool | None
+    ) -> bool:
+        """A business unit's own double opt-in (None: the portal's); False for no such unit."""
+
+    # --- the outbox ------------------------------------------------------------------------
+    @abstractmethod
+    async def claim_mail(self, *, now: int, lease_until: int, limit: int) -> list[QueuedMail]:
+        """Lease PENDING rows due at `now` whose lease has lapsed, oldest due first."""
+
+    @abstractmethod
+    async def finish_mail(
+        self,
+        mail_id: int,
+        *,
+        state: MailState,
+        attempts: int,
+        next_attempt_at: int,
+        error: str | None,
+        now: int,
+    ) -> None:
+        """Record an attempt's outcome and release the lease (SENT sets `sent_at`)."""
+
+    @abstractmethod
+    async def mail_backlog(self) -> int:
+        """PENDING outbox rows of every portal."""
