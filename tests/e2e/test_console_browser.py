@@ -297,10 +297,17 @@ def test_an_owner_brands_the_portal_and_adds_a_user(site: Console) -> None:
     page.get_by_label("Colour (#rrggbb, optional)").fill("#7c2d12")
     page.get_by_role("button", name="Save the settings").click()
     expect(page.get_by_role("status")).to_have_text("Saved.")
-    site.check_clean(page)
-    site.shot(page, "settings")
     portal = site.api.get("/commpref/v1/portal").json()
     assert (portal["brandName"], portal["brandColour"]) == ("Northwind Roastery", "#7c2d12")
+
+    page.get_by_role("button", name="Rotate the link keys").click()
+    expect(page.get_by_role("status")).to_contain_text("A new key seals this portal's links")
+    keys = site.api.get("/commpref/v1/portal/link-keys").json()["results"]
+    sealing = page.locator(f"#link-key-{keys[0]['id']}")
+    expect(sealing).to_contain_text("seals new links")
+    expect(page.locator("#link-key-server")).to_contain_text("verifies older links")
+    site.check_clean(page)
+    site.shot(page, "settings")
 
     page.get_by_role("link", name="Users").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Users")
