@@ -50,8 +50,12 @@ run: $(RUN_STAMP) ## Migrate, make the demo portal and token once, serve on 127.
 	@$(BIN)/commpref demo --host $(HOST) --port $(PORT)
 	$(BIN)/commpref serve --host $(HOST) --port $(PORT)
 
-test: install ## Run the tests (unit, integration, end-to-end)
-	$(BIN)/pytest $(PYTEST_ARGS)
+# One worker per core (pytest-xdist); a test file stays on one worker, so its module-scoped
+# servers and sign-ins are made once. Every test has its own database, port and files.
+PYTEST_WORKERS ?= auto
+
+test: install ## Run the tests (unit, integration, end-to-end), one worker per core
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # FUZZ_EXAMPLES: generated cases per operation and mode (`make test` uses 15).
 FUZZ_EXAMPLES ?= 300

@@ -526,6 +526,7 @@ async def test_certificate_fetch_failure_is_unavailable(signer: SnsSigner) -> No
         b"<html>not a certificate</html>",
         self_signed_certificate(ec.generate_private_key(ec.SECP256R1())),
     ],
+    ids=["too-large", "not-pem", "ec-key"],  # fixed: a generated certificate differs per run
 )
 async def test_what_is_not_an_rsa_certificate_is_refused_and_not_cached(
     signer: SnsSigner, content: bytes
