@@ -218,43 +218,23 @@ def check_cert_url(url: str, allowed: Sequence[str]) -> None:
     fragment, a host that only starts or ends like an allowed one, and a path that does
     not name a `.pem` file.
     """
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise BadSignature("The signing certificate URL is malformed") from None
-    host = parts.hostname or ""
-    if (
-        not url.isascii()
-        or not url.isprintable()
-        or " " in url
-        or "\\" in url
-        or "@" in parts.netloc
-        or parts.fragment
-        or not host
-        or not parts.path.endswith(".pem")
-    ):
-        raise BadSignature("The signing certificate URL is malformed")
-    scheme = parts.scheme.lower()
-    effective_port = port if port is not None else {"https": 443, "http": 80}.get(scheme)
-    for entry in allowed:
-        if "://" in entry:
-            if _same_origin(entry, scheme, host, effective_port):
-                return
-        elif scheme == "https" and effective_port == 443 and _host_matches(entry, host):
-            return
-    raise BadSignature("The signing certificate URL is not on an allowed host")
+    _check_sns_url(url, allowed, "The signing certificate URL", pem=True)
 
 
 def check_subscribe_url(url: str, allowed: Sequence[str]) -> None:
     """Refuse an SNS `SubscribeURL` that is not on an allowed host (the entries of
     `check_cert_url`, with the same refusals but any path): visiting it is a GET the sender
     chose, so it goes nowhere but to SNS."""
+    _check_sns_url(url, allowed, "The SubscribeURL", pem=False)
+
+
+def _check_sns_url(url: str, allowed: Sequence[str], what: str, *, pem: bool) -> None:
+    """`check_cert_url`'s refusals; the `.pem` path only when `pem`."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise BadSignature("The SubscribeURL is malformed") from None
+        raise BadSignature(f"{what} is malformed") from None
     host = parts.hostname or ""
     if (
         not url.isascii()
@@ -264,8 +244,9 @@ def check_subscribe_url(url: str, allowed: Sequence[str]) -> None:
         or "@" in parts.netloc
         or parts.fragment
         or not host
+        or (pem and not parts.path.endswith(".pem"))
     ):
-        raise BadSignature("The SubscribeURL is malformed")
+        raise BadSignature(f"{what} is malformed")
     scheme = parts.scheme.lower()
     effective_port = port if port is not None else {"https": 443, "http": 80}.get(scheme)
     for entry in allowed:
@@ -274,7 +255,7 @@ def check_subscribe_url(url: str, allowed: Sequence[str]) -> None:
                 return
         elif scheme == "https" and effective_port == 443 and _host_matches(entry, host):
             return
-    raise BadSignature("The SubscribeURL is not on an allowed host")
+    raise BadSignature(f"{what} is not on an allowed host")
 
 
 def _same_origin(entry: str, scheme: str, host: str, port: int | None) -> bool:
