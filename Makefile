@@ -55,7 +55,8 @@ run: $(RUN_STAMP) ## Migrate, make the demo portal and token once, serve on 127.
 PYTEST_WORKERS ?= auto
 
 test: install ## Run the tests (unit, integration, end-to-end), one worker per core
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not alone" $(PYTEST_ARGS)
+	$(BIN)/pytest -m alone $(PYTEST_ARGS)  # tests that saturate a server need the machine
 
 # FUZZ_EXAMPLES: generated cases per operation and mode (`make test` uses 15).
 FUZZ_EXAMPLES ?= 300

@@ -37,6 +37,10 @@ ENV = {
 }
 A = url("v4", "definitions")
 
+# It measures what a server does when saturated: other tests running beside it would
+# saturate it too (`make test` runs it after the parallel workers).
+pytestmark = pytest.mark.alone
+
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def tight(
