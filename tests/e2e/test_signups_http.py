@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
+from commpref.domain import scopes
 from commpref.domain.model import ChangeKind
 from commpref.storage.sqlite.connection import database_path
 from tests.conftest import BACKENDS
@@ -203,17 +204,29 @@ def test_known_and_unknown_answer_alike(server: Server, portal: Portal, api: htt
     assert known.json()["status"] == unknown.json()["status"]
 
 
-def test_direct_and_opted_out(server: Server, smtp: SmtpServer) -> None:
+def test_direct_and_opted_out_answer_alike(server: Server, smtp: SmtpServer) -> None:
     portal = server.new_portal(mail_from=FROM)  # double opt-in off
     api = server.client(portal.token)
-    r = sign_up(api, "direct@example.com", portal.definitions[:2])
-    assert (r.status_code, r.json()) == (200, {"status": "SUBSCRIBED"})
-    rows = status_of(api, "direct@example.com")
-    assert rows.count("SUBSCRIBED") == 2
+    form = server.client(server.token(portal.id, frozenset({scopes.SIGNUPS_WRITE})))
     api.post("/communication-preferences/v4/statuses/batch/unsubscribe-all",
              params={"channel": "EMAIL"}, json={"inputs": ["out@example.com"]})  # fmt: skip
-    r = sign_up(api, "out@example.com", portal.definitions[:1])
-    assert r.status_code == 202, r.text
+    direct = sign_up(form, "direct@example.com", portal.definitions[:2])
+    out = sign_up(form, "out@example.com", portal.definitions[:1])
+    # The form's backend cannot tell the opted-out address from the new one.
+    assert (direct.status_code, out.status_code) == (202, 202), out.text
+    assert direct.json()["status"] == out.json()["status"] == "ACCEPTED"
+    assert direct.json().keys() == out.json().keys() == {"status", "id"}
+    assert form.get(f"/commpref/v1/signups/{out.json()['id']}").status_code == 403
+    form.close()
+    # A token that may read sign-ups sees what became of each.
+    rows = status_of(api, "direct@example.com")
+    assert rows.count("SUBSCRIBED") == 2
+    view = api.get(f"/commpref/v1/signups/{direct.json()['id']}").json()
+    assert (view["state"], view["expiresAt"], view["confirmationEmail"]) == (
+        "SUBSCRIBED", None, None,
+    )  # fmt: skip
+    view = api.get(f"/commpref/v1/signups/{out.json()['id']}").json()
+    assert view["state"] == "PENDING" and view["expiresAt"] is not None
     assert "SUBSCRIBED" not in status_of(api, "out@example.com")
     url = link_of(smtp, "out@example.com")
     page = httpx.get(url)
@@ -279,11 +292,14 @@ def test_settings_through_the_api_and_the_cli(server: Server, smtp: SmtpServer) 
             == 404
         )
         # the unit's own setting wins: subscribed at once; unit 0 follows the portal
-        assert sign_up(api, "unit@example.com", [seven], businessUnitId=7).status_code == 200
-        assert sign_up(api, "unit@example.com", p.definitions[:1]).status_code == 202
+        r = sign_up(api, "unit@example.com", [seven], businessUnitId=7)
+        assert (r.status_code, r.json()["status"]) == (202, "ACCEPTED")
+        r = sign_up(api, "unit@example.com", p.definitions[:1])
+        assert (r.status_code, r.json()["status"]) == (202, "PENDING_CONFIRMATION")
         r = api.patch("/commpref/v1/business-units/7", json={"doubleOptIn": None, "name": "7"})
         assert (r.json()["name"], r.json()["doubleOptIn"]) == ("7", None)
-        assert sign_up(api, "unit2@example.com", [seven], businessUnitId=7).status_code == 202
+        r = sign_up(api, "unit2@example.com", [seven], businessUnitId=7)
+        assert (r.status_code, r.json()["status"]) == (202, "PENDING_CONFIRMATION")
     done = server.cli("portal", "set", "--portal", str(p.id), "--no-double-opt-in",
                       "--mail-from", "")  # fmt: skip
     assert done.stdout.strip() == str(p.id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -27,9 +28,9 @@ def message(to: str) -> OutgoingMail:
     return OutgoingMail(to, f"To: {to}\r\n\r\nhello\r\n".encode(), "<m1@example.com>")
 
 
-def asking(d: int, token: str, at: int = NOW, *, fail: bool = False):  # type: ignore[no-untyped-def]
+def asking(d: int, token: str, at: int = NOW, *, fail: bool = False, saw: list[int] | None = None):  # type: ignore[no-untyped-def]
     """A plan recording a sign-up of `d` with a CONFIRMATION entry; mails unless one was
-    queued in the window it is given."""
+    queued in the window it is given (how many: appended to `saw`)."""
 
     def plan(subs: dict[str, Subscriber], sent: Sequence[int]) -> Outcome[SignupDecision]:
         (email,) = subs
@@ -40,21 +41,25 @@ def asking(d: int, token: str, at: int = NOW, *, fail: bool = False):  # type: i
         change = Change(ChangeKind.CONFIRMATION, d, Status.NOT_SPECIFIED, Status.NOT_SPECIFIED)
         event = Event(email, (change,), "Sign-up", "token:1", "cid-1", at)
         mail = None if sent else message(email)
-        return Outcome(SignupDecision(draft(token, (d,), at), mail, len(sent)), {email}, [event])
+        if saw is not None:
+            saw.append(len(sent))
+        return Outcome(SignupDecision(draft(token, (d,), at), mail), {email}, [event])
 
     return plan
 
 
 async def test_sign_up_saves_its_rows_together(store: Store) -> None:
     portal, ids = await new_portal(store)
-    done = await store.sign_up(portal.id, A, asking(ids[0], "t1"), since=NOW - DAY)
-    assert done.signup_id is not None and done.decision.value == 0
+    saw: list[int] = []
+    done = await store.sign_up(portal.id, A, asking(ids[0], "t1", saw=saw), since=NOW - DAY)
+    assert saw == [0]
     s = await store.get_signup(portal.id, done.signup_id)
     assert s is not None
     assert (s.email, s.subscription_ids, s.language, s.source, s.confirmed_at) == (
         A, (ids[0],), "de", "Footer form", None,
     )  # fmt: skip
     assert s.state(NOW) is SignupState.PENDING and s.state(NOW + 7 * DAY) is SignupState.EXPIRED
+    assert s.direct is False
     assert await store.signup_by_token(token_hash("t1")) == s
     assert await store.signup_by_token(token_hash("t2")) is None
     delivery = await store.signup_delivery(portal.id, s.id)
@@ -79,13 +84,14 @@ async def test_a_failing_plan_writes_nothing(store: Store) -> None:
 
 async def test_the_plan_sees_the_emails_of_its_address_in_the_window(store: Store) -> None:
     portal, ids = await new_portal(store)
-    first = await store.sign_up(portal.id, A, asking(ids[0], "t1"), since=NOW - DAY)
-    second = await store.sign_up(portal.id, A, asking(ids[0], "t2", NOW + 1), since=NOW - DAY)
-    other = await store.sign_up(portal.id, B, asking(ids[0], "t3", NOW + 2), since=NOW - DAY)
-    later = await store.sign_up(portal.id, A, asking(ids[0], "t4", NOW + 3), since=NOW + 1)
-    assert [first.decision.value, second.decision.value] == [0, 1]
-    assert other.decision.value == 0 and later.decision.value == 0
-    assert second.signup_id is not None
+    saw: list[int] = []
+    await store.sign_up(portal.id, A, asking(ids[0], "t1", saw=saw), since=NOW - DAY)
+    second = await store.sign_up(
+        portal.id, A, asking(ids[0], "t2", NOW + 1, saw=saw), since=NOW - DAY
+    )
+    await store.sign_up(portal.id, B, asking(ids[0], "t3", NOW + 2, saw=saw), since=NOW - DAY)
+    await store.sign_up(portal.id, A, asking(ids[0], "t4", NOW + 3, saw=saw), since=NOW + 1)
+    assert saw == [0, 1, 0, 0]
     assert await store.signup_delivery(portal.id, second.signup_id) is None
 
 
@@ -99,16 +105,20 @@ async def test_concurrent_sign_ups_of_one_address_mail_once(store: Store) -> Non
     assert len(await store.claim_mail(now=NOW, lease_until=NOW + 60_000, limit=10)) == 1
 
 
-async def test_direct_decision_records_no_sign_up(store: Store) -> None:
+async def test_a_direct_sign_up_is_recorded_as_such(store: Store) -> None:
     portal, ids = await new_portal(store)
 
     def plan(subs: dict[str, Subscriber], sent: Sequence[int]) -> Outcome[SignupDecision]:
         outcome = writes(ids[0], A, status=Status.SUBSCRIBED)(subs)
-        return Outcome(SignupDecision(None, None, "direct"), outcome.touched, outcome.events)
+        direct = replace(draft("t1", (ids[0],)), expires_at=NOW, direct=True)
+        return Outcome(SignupDecision(direct), outcome.touched, outcome.events)
 
     done = await store.sign_up(portal.id, A, plan, since=NOW - DAY)
-    assert done.signup_id is None and done.decision.value == "direct"
-    assert await store.list_signups(portal.id) == []
+    [(s, delivery)] = await store.list_signups(portal.id)
+    assert (s.id, s.direct, s.state(NOW), delivery) == (
+        done.signup_id, True, SignupState.SUBSCRIBED, None,
+    )  # fmt: skip
+    assert await store.get_signup(portal.id, done.signup_id) == s
     subs = await store.read_subscribers(portal.id, [A])
     assert subs[A].types[ids[0]].status is Status.SUBSCRIBED
 
@@ -116,7 +126,6 @@ async def test_direct_decision_records_no_sign_up(store: Store) -> None:
 async def test_confirmation_runs_once_and_not_after_expiry(store: Store) -> None:
     portal, ids = await new_portal(store)
     done = await store.sign_up(portal.id, A, asking(ids[0], "t1"), since=NOW - DAY)
-    assert done.signup_id is not None
     subscribe = writes(ids[0], A, status=Status.SUBSCRIBED, at=NOW + 5)
 
     def plan(subs: dict[str, Subscriber]) -> Outcome[bool]:
@@ -137,7 +146,6 @@ async def test_confirmation_runs_once_and_not_after_expiry(store: Store) -> None
 async def test_claims_lease_and_outcomes(store: Store) -> None:
     portal, ids = await new_portal(store)
     done = await store.sign_up(portal.id, A, asking(ids[0], "t1"), since=NOW - DAY)
-    assert done.signup_id is not None
     assert await store.mail_backlog() == 1
     claimed = await store.claim_mail(now=NOW, lease_until=NOW + 60_000, limit=10)
     assert [(m.recipient, m.message_id, m.attempts, m.signup_id) for m in claimed] == [
@@ -176,7 +184,6 @@ async def test_erasure_deletes_sign_ups_and_their_emails(store: Store) -> None:
     portal, ids = await new_portal(store)
     mine = await store.sign_up(portal.id, A, asking(ids[0], "t1"), since=NOW - DAY)
     other = await store.sign_up(portal.id, B, asking(ids[0], "t2"), since=NOW - DAY)
-    assert mine.signup_id is not None and other.signup_id is not None
     await store.erase(portal.id, A, actor="cli", correlation_id="c", source="Erasure", now=NOW)
     assert await store.get_signup(portal.id, mine.signup_id) is None
     assert await store.signup_by_token(token_hash("t1")) is None
@@ -184,8 +191,8 @@ async def test_erasure_deletes_sign_ups_and_their_emails(store: Store) -> None:
     assert [m.recipient for m in await store.claim_mail(now=NOW, lease_until=NOW + 1, limit=9)] == [
         B
     ]
+    assert await store.get_signup(portal.id, other.signup_id) is not None  # B's stays
     # erased again (already suppressed): a sign-up made since goes too
     again = await store.sign_up(portal.id, A, asking(ids[0], "t3", NOW + 1), since=NOW - DAY)
     await store.erase(portal.id, A, actor="cli", correlation_id="c", source="Erasure", now=NOW + 2)
-    assert again.signup_id is not None
     assert await store.get_signup(portal.id, again.signup_id) is None

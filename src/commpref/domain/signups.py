@@ -36,6 +36,7 @@ ACTOR_KIND = "signup"
 
 
 class SignupState(StrEnum):
+    SUBSCRIBED = "SUBSCRIBED"  # subscribed at once: nothing to confirm
     PENDING = "PENDING"
     CONFIRMED = "CONFIRMED"
     EXPIRED = "EXPIRED"
@@ -65,8 +66,11 @@ class Signup:
     expires_at: int
     confirmed_at: int | None
     correlation_id: str
+    direct: bool = False  # subscribed at once; it never had a link to confirm
 
     def state(self, now: int) -> SignupState:
+        if self.direct:
+            return SignupState.SUBSCRIBED
         if self.confirmed_at is not None:
             return SignupState.CONFIRMED
         return SignupState.EXPIRED if now >= self.expires_at else SignupState.PENDING

@@ -10,8 +10,8 @@ The order of `receive`, each step before anything of the next is trusted:
    (SNS, SendGrid, Mailgun) or, unsigned (Postmark), newest event is older than
    `feedback_max_age_hours` or more than `MAX_FUTURE_MS` ahead is refused (400), since
    past that age its id may already be forgotten and a replay would apply again;
-4. SNS's subscription handshake, or the events: ids already applied are skipped, the rest
-   applied (`apply`), then recorded.
+4. SNS's subscription handshake, or the events: their ids are recorded and the events
+   whose ids were not recorded before applied, in one transaction (`apply`).
 
 Effects (one ledger entry per address and kind, actor `feedback:<provider>`):
 COMPLAINT opts the address out of all email of every business unit ("Spam complaint");
@@ -20,13 +20,9 @@ bounce"); SOFT_BOUNCE adds one SOFT_BOUNCE change ("Soft bounce"); OTHER is igno
 erased address stays suppressed: a complaint changes nothing of it, a bounce is not
 recorded (it would store the address again).
 
-Applied once: `Store.mutate` cannot write `feedback_events` in its transaction, so the
-ids are recorded right after the change commits (apply, then record). A crash between
-the two leaves the id unrecorded and the provider's retry applies it again, and two
-deliveries of one event may race past the check together; so the effects are idempotent
-where it matters: an opt-out of all changes nothing the second time, and a bounce mark
-equal to the stored one adds no entry. Only a soft bounce, a count, may be counted twice
-in those rare cases; a complaint is never lost, which recording first would risk.
+Applied once: an event's id and its effect commit together (`Store.apply_feedback`), so a
+crash loses neither and applies nothing twice, and of two deliveries of one event at once
+only the first applies it.
 """
 
 from __future__ import annotations
@@ -54,7 +50,7 @@ from commpref.errors import AuthenticationError, NotFound, Unavailable, Validati
 from commpref.services import provider_auth
 from commpref.services.context import Call
 from commpref.storage.store import Store
-from commpref.storage.subscribers import Outcome, Plan
+from commpref.storage.subscribers import Outcome
 
 MAX_FUTURE_MS = 5 * 60 * 1000  # clocks disagree; a delivery from further ahead is forged
 CONFIRM_TIMEOUT = 10.0  # seconds to visit an SNS SubscribeURL
@@ -230,25 +226,31 @@ async def prune(*, store: Store, now: int, max_age_hours: int) -> int:
 async def apply(
     *, store: Store, call: Call, provider: Provider, events: Sequence[FeedbackEvent]
 ) -> Received:
-    """Apply the events not applied before, then record their ids (module docstring)."""
+    """Apply the events whose ids were not applied before, recording the ids in the same
+    transaction (module docstring)."""
     acted = [e for e in events if e.kind is not Kind.OTHER and emails.is_valid(e.email)]
     ignored = len(events) - len(acted)
-    portal_id = call.ctx.portal.id
-    seen = await store.seen_feedback_events(portal_id, provider, {e.event_id for e in acted})
-    fresh: dict[str, FeedbackEvent] = {}
-    for e in acted:
-        if e.event_id not in seen:
-            fresh.setdefault(e.event_id, e)
-    duplicates = len(acted) - len(fresh)
-    for kind in (Kind.COMPLAINT, Kind.HARD_BOUNCE, Kind.SOFT_BOUNCE):
-        of_kind: dict[str, FeedbackEvent] = {}
-        for e in fresh.values():
-            if e.kind is kind:
-                of_kind.setdefault(e.email, e)  # one entry per address and kind
-        if of_kind:
-            await store.mutate(portal_id, list(of_kind), _plan(call, provider, kind, of_kind))
-    await store.record_feedback_events(portal_id, provider, list(fresh), call.now)
-    return Received(applied=len(fresh), duplicates=duplicates, ignored=ignored)
+    if not acted:
+        return Received(ignored=ignored)
+
+    def plan(subs: dict[str, Subscriber], new: frozenset[str]) -> Outcome[Received]:
+        fresh: dict[str, FeedbackEvent] = {}
+        for e in acted:
+            if e.event_id in new:
+                fresh.setdefault(e.event_id, e)
+        out = Outcome(Received(len(fresh), len(acted) - len(fresh), ignored))
+        for kind in (Kind.COMPLAINT, Kind.HARD_BOUNCE, Kind.SOFT_BOUNCE):
+            of_kind: dict[str, FeedbackEvent] = {}
+            for e in fresh.values():
+                if e.kind is kind:
+                    of_kind.setdefault(e.email, e)  # one entry per address and kind
+            _effects(call, provider, kind, of_kind, subs, out)
+        return out
+
+    return await store.apply_feedback(
+        call.ctx.portal.id, provider, {e.event_id for e in acted}, [e.email for e in acted],
+        plan, now=call.now,
+    )  # fmt: skip
 
 
 def _units(ctx: PortalContext) -> list[int]:
@@ -256,9 +258,15 @@ def _units(ctx: PortalContext) -> list[int]:
     return sorted(ctx.business_units) if ctx.portal.brands else [0]
 
 
-def _plan(
-    call: Call, provider: Provider, kind: Kind, events: dict[str, FeedbackEvent]
-) -> Plan[None]:
+def _effects(
+    call: Call,
+    provider: Provider,
+    kind: Kind,
+    events: dict[str, FeedbackEvent],
+    subs: dict[str, Subscriber],
+    out: Outcome[Received],
+) -> None:
+    """Add the effects of one kind's events (by address) to `out`."""
     source = {
         Kind.COMPLAINT: COMPLAINT_SOURCE,
         Kind.HARD_BOUNCE: HARD_BOUNCE_SOURCE,
@@ -266,46 +274,34 @@ def _plan(
     }[kind]
     mark = f"{HARD_BOUNCE_SOURCE} ({provider.value})"
     units = _units(call.ctx)
-
-    def plan(subs: dict[str, Subscriber]) -> Outcome[None]:
-        out: Outcome[None] = Outcome(None)
-        for email, event in events.items():
-            sub = subs[email]
-            changes: list[Change] = []
-            if kind is Kind.COMPLAINT:
-                for unit in units:
-                    changes += optout.unsubscribe_all(
-                        call.ctx, sub, unit, source=source, now=call.now, verbose=False
-                    )[1]
-            elif bounces.is_erased(sub):
-                continue
-            elif kind is Kind.HARD_BOUNCE:
-                bounce = Bounce(at=event.occurred_at, source=mark)
-                if sub.bounce == bounce:
-                    continue  # this very bounce, applied before its id was recorded
-                if sub.bounce is None or sub.bounce.at <= bounce.at:
-                    sub.bounce = bounce  # the newest bounce is the mark
-                changes.append(bounces.BOUNCE_CHANGE)
-            else:
-                changes.append(_unchanged(ChangeKind.SOFT_BOUNCE))
-            if not changes:
-                continue
-            if sub.created_at is None:
-                sub.created_at = call.now
-            out.touched.add(email)
-            out.events.append(
-                Event(
-                    email,
-                    tuple(changes),
-                    source,
-                    call.actor.label(),
-                    call.correlation_id,
-                    call.now,
-                )
-            )
-        return out
-
-    return plan
+    for email, event in events.items():
+        sub = subs[email]
+        changes: list[Change] = []
+        if kind is Kind.COMPLAINT:
+            for unit in units:
+                changes += optout.unsubscribe_all(
+                    call.ctx, sub, unit, source=source, now=call.now, verbose=False
+                )[1]
+        elif bounces.is_erased(sub):
+            continue
+        elif kind is Kind.HARD_BOUNCE:
+            bounce = Bounce(at=event.occurred_at, source=mark)
+            if sub.bounce == bounce:
+                continue  # the same bounce reported again under another event id
+            if sub.bounce is None or sub.bounce.at <= bounce.at:
+                sub.bounce = bounce  # the newest bounce is the mark
+            changes.append(bounces.BOUNCE_CHANGE)
+        else:
+            changes.append(_unchanged(ChangeKind.SOFT_BOUNCE))
+        if not changes:
+            continue
+        if sub.created_at is None:
+            sub.created_at = call.now
+        out.touched.add(email)
+        label = call.actor.label()
+        out.events.append(
+            Event(email, tuple(changes), source, label, call.correlation_id, call.now)
+        )
 
 
 def _unchanged(kind: ChangeKind) -> Change:

@@ -6,14 +6,17 @@ Jinja2 is no import of this layer) and handed down as bytes, so the outbox holds
 message exactly as it will be sent, and a retry sends the same Message-ID. A sign-up's
 subscriber, ledger entry, sign-up row and email are one transaction (`Store.sign_up`).
 
-The answer never tells whether an address is known: PENDING_CONFIRMATION whenever a
-confirmation is asked (throttled or not), SUBSCRIBED when the types were written.
+The answer never tells whether an address is known: it depends on the business unit's
+setting only. With double opt-in every sign-up answers PENDING_CONFIRMATION; without it
+every sign-up answers ACCEPTED, whether the address was subscribed at once or, having
+opted out of all, asked to confirm. Every sign-up is recorded (a subscribed-at-once one
+as `direct`), so each answer names one, and its state is read with another scope.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from commpref.domain import rules, signups
@@ -46,8 +49,8 @@ MAX_EXPLANATION = 1000
 
 
 class Answer(StrEnum):
-    PENDING_CONFIRMATION = "PENDING_CONFIRMATION"
-    SUBSCRIBED = "SUBSCRIBED"
+    PENDING_CONFIRMATION = "PENDING_CONFIRMATION"  # the unit asks every sign-up to confirm
+    ACCEPTED = "ACCEPTED"  # subscribed at once, or asked to confirm: the sign-up's state says
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +76,7 @@ class Limits:
 @dataclass(frozen=True, slots=True)
 class SignupAnswer:
     answer: Answer
-    signup_id: int | None  # None when subscribed at once
+    signup_id: int
 
 
 def _bad(message: str, field: str) -> ValidationError:
@@ -139,11 +142,12 @@ async def sign_up(
     limits: Limits,
     always_confirm: bool,
 ) -> SignupAnswer:
-    """Subscribe at once, or record a sign-up to confirm (`always_confirm`: the unit's
-    double opt-in; an opted-out address is asked to confirm whatever it says) and queue
-    `mail` unless the address was mailed too recently. `mail` None: no From address, so
-    a sign-up that must be confirmed is refused when the unit always confirms (409), and
-    otherwise recorded without an email, so that the answer still tells nothing."""
+    """Record a sign-up and subscribe at once, or ask the address to confirm
+    (`always_confirm`: the unit's double opt-in; an opted-out address is asked to confirm
+    whatever it says) and queue `mail` unless the address was mailed too recently.
+    `mail` None: no From address, so a sign-up that must be confirmed is refused when the
+    unit always confirms (409), and otherwise recorded without an email, so that the
+    answer still tells nothing."""
     if mail is None and always_confirm:
         raise Conflict(NO_SENDER)
     portal, now = call.ctx.portal, call.now
@@ -170,8 +174,7 @@ async def sign_up(
             quiet = signups.throttled(
                 sent, now=now, resend_minutes=limits.resend_minutes, daily=limits.daily_emails
             )
-            decision = SignupDecision(draft, None if quiet else mail, Answer.PENDING_CONFIRMATION)
-            return Outcome(decision, {request.email}, [event])
+            return Outcome(SignupDecision(draft, None if quiet else mail), {request.email}, [event])
         all_changes = []
         for d in request.definitions:
             _, changes = rules.write_status(
@@ -182,11 +185,13 @@ async def sign_up(
         if sub.created_at is None:
             sub.created_at = now
         events = [_event(call, request.email, all_changes, request.source)] if all_changes else []
-        return Outcome(SignupDecision(None, None, Answer.SUBSCRIBED), {request.email}, events)
+        done = replace(draft, expires_at=now, direct=True)  # no link: nothing to confirm
+        return Outcome(SignupDecision(done), {request.email}, events)
 
     since = now - signups.DAY_MS
     result = await store.sign_up(portal.id, request.email, plan, since=since)
-    return SignupAnswer(result.decision.value, result.signup_id)
+    answer = Answer.PENDING_CONFIRMATION if always_confirm else Answer.ACCEPTED
+    return SignupAnswer(answer, result.signup_id)
 
 
 def _event(call: Call, email: str, changes: list[Change], source: str) -> Event:
@@ -238,7 +243,7 @@ async def open_token(*, store: Store, token: str) -> Pending:
     if not token or len(token) > 200:
         raise NotFound("This confirmation link is not known")
     found = await store.signup_by_token(signups.token_hash(token))
-    if found is None:
+    if found is None or found.direct:  # a direct sign-up's token was never sent
         raise NotFound("This confirmation link is not known")
     return Pending(found, await store.portal_context(found.portal_id))
 

@@ -7,17 +7,27 @@ Contract:
   validated it); putting it again replaces it whole.
 - Applied event ids are kept per (portal, provider) and forgotten by `prune_feedback_events`
   once older than any delivery that may still come (`feedback_max_age_hours`).
-- `record_feedback_events` inserts what is not there yet and leaves the rest (two
-  processes recording the same id at once both succeed), and tells which ids were new.
+- `apply_feedback` is one transaction: it records the ids not recorded yet and runs the
+  plan, as `mutate` runs one, with exactly those ids, so an event is applied once, never
+  twice and never lost: a crash undoes both, and of two deliveries of one id at once, the
+  second waits for the first and finds the id recorded.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TypeVar
 
 from commpref.domain.feedback import Provider
 from commpref.domain.feedback_providers import ProviderConfig
+from commpref.domain.model import Subscriber
+from commpref.storage.subscribers import Outcome
+
+T = TypeVar("T")
+
+# The plan gets the locked subscribers (as `mutate`'s) and the ids recorded just now.
+FeedbackPlan = Callable[[dict[str, Subscriber], frozenset[str]], Outcome[T]]
 
 
 class FeedbackStore(ABC):
@@ -43,16 +53,18 @@ class FeedbackStore(ABC):
 
     # --- applied events ----------------------------------------------------------------------
     @abstractmethod
-    async def seen_feedback_events(
-        self, portal_id: int, provider: Provider, event_ids: Collection[str]
-    ) -> set[str]:
-        """Those of `event_ids` already recorded."""
-
-    @abstractmethod
-    async def record_feedback_events(
-        self, portal_id: int, provider: Provider, event_ids: Collection[str], now: int
-    ) -> set[str]:
-        """Record the ids as applied at `now`; the ones that were not recorded before."""
+    async def apply_feedback(
+        self,
+        portal_id: int,
+        provider: Provider,
+        event_ids: Collection[str],
+        emails: Sequence[str],
+        plan: FeedbackPlan[T],
+        *,
+        now: int,
+    ) -> T:
+        """In one transaction, record `event_ids` as applied at `now` and run `plan` over
+        `emails` with the ids that were not recorded before (see the module docstring)."""
 
     @abstractmethod
     async def prune_feedback_events(self, *, before: int) -> int:

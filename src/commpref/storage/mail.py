@@ -19,7 +19,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from commpref.domain.model import Subscriber
 from commpref.domain.signups import Delivery, MailState, Signup
@@ -40,6 +40,7 @@ class NewSignup:
     requested_at: int
     expires_at: int
     correlation_id: str
+    direct: bool = False  # subscribed at once: recorded, never to be confirmed
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,18 +54,17 @@ class OutgoingMail:
 
 @dataclass(frozen=True, slots=True)
 class SignupDecision:
-    """What a sign-up plan decided: a sign-up to record (None: subscribed at once) and the
-    email to queue with it (None: throttled, or nothing to send it from)."""
+    """What a sign-up plan decided: the sign-up to record and the email to queue with it
+    (None: throttled, subscribed at once, or nothing to send it from)."""
 
-    signup: NewSignup | None
+    signup: NewSignup
     mail: OutgoingMail | None = None
-    value: Any = None  # what the plan wants returned besides
 
 
 @dataclass(frozen=True, slots=True)
 class SignupResult:
     decision: SignupDecision
-    signup_id: int | None  # the recorded sign-up's id
+    signup_id: int  # the recorded sign-up's id
 
 
 # The plan gets the locked subscriber (as `mutate`'s) and the queue times of the

@@ -120,3 +120,11 @@ SIGNUPS_AND_FEEDBACK = """
         );
         CREATE INDEX feedback_events_by_age ON feedback_events (received_at)
         """
+
+# 12: sign-ups subscribed at once are recorded too
+# Every sign-up gets a row and an id, so the API's answer is the same whether the address
+# was subscribed at once or, having opted out, asked to confirm: only the sign-up's state
+# (read with another scope) tells the two apart.
+DIRECT_SIGNUPS = """
+        ALTER TABLE signups ADD COLUMN direct {bool} NOT NULL DEFAULT {false}
+        """

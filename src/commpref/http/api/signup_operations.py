@@ -18,7 +18,7 @@ OPERATIONS: tuple[Operation, ...] = (
         signups.create_signup,
         "Subscribe an address, or email it a confirmation link first (double opt-in); the "
         "answer is the same whether the address is known or not",
-        {200: signups.SignupAnswer, 202: signups.SignupAnswer},
+        {202: signups.SignupAnswer},
         body=signups.SignupCreate,
         conflict=True,
     ),
@@ -28,7 +28,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "signups/{id}",
         scopes.SIGNUPS_READ,
         signups.get_signup,
-        "A sign-up: PENDING, CONFIRMED or EXPIRED, and its confirmation email's delivery",
+        "A sign-up: SUBSCRIBED (at once), PENDING, CONFIRMED or EXPIRED, and its "
+        "confirmation email's delivery",
         {200: signups.SignupView},
         param_description="The sign-up's id",
     ),

@@ -1,8 +1,9 @@
 """Sign-ups under `/commpref/v1` (docs/signups.md).
 
 - `POST signups`: subscribe an address at once, or ask it to confirm by email first
-  (double opt-in, or an address opted out of all). The answer is the same for a known and
-  an unknown address, mailed or throttled: 202 PENDING_CONFIRMATION or 200 SUBSCRIBED.
+  (double opt-in, or an address opted out of all). The answer depends on the business
+  unit's setting alone, never on the address: 202 PENDING_CONFIRMATION with double opt-in,
+  202 ACCEPTED without it; each names the recorded sign-up.
 - `GET signups/{id}`: a sign-up's state and its confirmation email's delivery.
 
 The confirmation email is rendered here, before the transaction, with `mail.compose`
@@ -39,11 +40,11 @@ class SignupCreate(msgspec.Struct, kw_only=True, gc=False):
     legalBasisExplanation: str | None = None
 
 
-class SignupAnswer(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
-    status: str  # PENDING_CONFIRMATION | SUBSCRIBED
-    # The sign-up to follow with GET signups/{id}; every PENDING_CONFIRMATION has one,
-    # mailed or throttled, known address or not, so it tells nothing about the address.
-    id: Int64 | None = None
+class SignupAnswer(msgspec.Struct, kw_only=True, gc=False):
+    status: str  # PENDING_CONFIRMATION | ACCEPTED
+    # The sign-up to follow with GET signups/{id} (another scope): every sign-up has one,
+    # subscribed, asked to confirm, mailed or throttled, so it tells nothing of the address.
+    id: Int64
 
 
 class EmailDelivery(msgspec.Struct, kw_only=True, gc=False):
@@ -61,9 +62,9 @@ class SignupView(msgspec.Struct, kw_only=True, gc=False):
     subscriptionIds: list[Int64]
     language: str
     source: str
-    state: str  # PENDING | CONFIRMED | EXPIRED
+    state: str  # SUBSCRIBED | PENDING | CONFIRMED | EXPIRED
     requestedAt: DateTime
-    expiresAt: DateTime
+    expiresAt: DateTime | None  # None: subscribed at once, no link to expire
     confirmedAt: DateTime | None
     email_: EmailDelivery | None = msgspec.field(name="confirmationEmail")  # None: not sent
 
@@ -80,7 +81,8 @@ def signup_view(s: Signup, d: Delivery | None, now: int) -> SignupView:
     return SignupView(
         id=s.id, email=s.email, businessUnitId=s.business_unit_id,
         subscriptionIds=list(s.subscription_ids), language=s.language, source=s.source,
-        state=s.state(now).value, requestedAt=iso(s.requested_at), expiresAt=iso(s.expires_at),
+        state=s.state(now).value, requestedAt=iso(s.requested_at),
+        expiresAt=None if s.direct else iso(s.expires_at),
         confirmedAt=None if s.confirmed_at is None else iso(s.confirmed_at),
         email_=delivery_view(d),
     )  # fmt: skip
@@ -150,7 +152,7 @@ async def create_signup(rq: Request) -> Reply:
         if always:  # every sign-up of the unit needs the email this address cannot get
             problem = [{"message": UNSENDABLE, "in": "email"}]
             raise ValidationError(UNSENDABLE, errors=problem) from None
-        mail = None  # subscribed at once, unless opted out: then pending, as when throttled
+        mail = None  # subscribed at once, unless opted out: then asked, as when throttled
     s = rt.settings
     answer = await signups.sign_up(
         store=rt.store,
@@ -163,8 +165,7 @@ async def create_signup(rq: Request) -> Reply:
         ),
         always_confirm=always,
     )
-    status = 202 if answer.answer is signups.Answer.PENDING_CONFIRMATION else 200
-    return status, SignupAnswer(status=answer.answer.value, id=answer.signup_id)
+    return 202, SignupAnswer(status=answer.answer.value, id=answer.signup_id)
 
 
 async def get_signup(rq: Request) -> Reply:

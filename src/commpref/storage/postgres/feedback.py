@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, TypeVar
 
 from commpref.domain.feedback import Provider
 from commpref.domain.feedback_providers import ProviderConfig
 from commpref.errors import NotFound
-from commpref.storage.postgres.connection import PostgresConnections
+from commpref.storage.feedback import FeedbackPlan
+from commpref.storage.postgres.connection import retrying
+from commpref.storage.postgres.subscribers import PostgresSubscribers
+from commpref.storage.subscribers import Outcome
+
+T = TypeVar("T")
 
 _CONFIG = "portal_id, provider, config, updated_at"
 PORTAL = "SELECT 1 FROM portals WHERE id = $1"
@@ -22,10 +27,6 @@ RETURNING {_CONFIG}
 GET = f"SELECT {_CONFIG} FROM feedback_providers WHERE portal_id = $1 AND provider = $2"
 LIST = f"SELECT {_CONFIG} FROM feedback_providers WHERE portal_id = $1 ORDER BY provider"
 DELETE = "DELETE FROM feedback_providers WHERE portal_id = $1 AND provider = $2"
-SEEN = """
-SELECT event_id FROM feedback_events
-WHERE portal_id = $1 AND provider = $2 AND event_id = ANY($3::text[])
-"""
 RECORD = """
 INSERT INTO feedback_events (portal_id, provider, event_id, received_at)
 SELECT $1, $2, id, $4 FROM unnest($3::text[]) AS t(id)
@@ -39,7 +40,7 @@ def _config(row: Any) -> ProviderConfig:
     return ProviderConfig(row[0], Provider(row[1]), json.loads(row[2]), row[3])
 
 
-class PostgresFeedback(PostgresConnections):
+class PostgresFeedback(PostgresSubscribers):
     async def get_feedback_provider(
         self, portal_id: int, provider: Provider
     ) -> ProviderConfig | None:
@@ -67,25 +68,30 @@ class PostgresFeedback(PostgresConnections):
             status = await con.execute(DELETE, portal_id, provider.value)
         return str(status).split()[-1] != "0"
 
-    async def seen_feedback_events(
-        self, portal_id: int, provider: Provider, event_ids: Collection[str]
-    ) -> set[str]:
-        if not event_ids:
-            return set()
-        async with self._connection() as con:
-            rows = await con.fetch(SEEN, portal_id, provider.value, list(set(event_ids)))
-        return {r[0] for r in rows}
+    async def apply_feedback(
+        self,
+        portal_id: int,
+        provider: Provider,
+        event_ids: Collection[str],
+        emails: Sequence[str],
+        plan: FeedbackPlan[T],
+        *,
+        now: int,
+    ) -> T:
+        # Sorted, so two deliveries recording overlapping ids take the key locks in one
+        # order; a second delivery of an id waits on its key until the first commits, and
+        # then finds it recorded.
+        ids, addresses = sorted(set(event_ids)), sorted(set(emails))
 
-    async def record_feedback_events(
-        self, portal_id: int, provider: Provider, event_ids: Collection[str], now: int
-    ) -> set[str]:
-        if not event_ids:
-            return set()
-        # Sorted, so two deliveries recording overlapping ids take the key locks in one order.
-        ids = sorted(set(event_ids))
-        async with self._connection() as con:
-            rows = await con.fetch(RECORD, portal_id, provider.value, ids, now)
-        return {r[0] for r in rows}
+        async def once() -> Outcome[T]:
+            async with self._connection() as con, con.transaction(isolation="read_committed"):
+                rows = await con.fetch(RECORD, portal_id, provider.value, ids, now)
+                new = frozenset(r[0] for r in rows)
+                return await self._apply(con, portal_id, addresses, lambda s: plan(s, new))
+
+        done = await retrying(once)
+        self._committed(done)
+        return done.value
 
     async def prune_feedback_events(self, *, before: int) -> int:
         async with self._connection() as con:

@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 SIGNUP_COLUMNS = (
     "s.id, s.portal_id, s.email, s.business_unit_id, s.subscription_ids, s.language, "
-    "s.source, s.requested_at, s.expires_at, s.confirmed_at, s.correlation_id"
+    "s.source, s.requested_at, s.expires_at, s.confirmed_at, s.correlation_id, s.direct"
 )
 DELIVERY_COLUMNS = "o.id, o.state, o.attempts, o.last_error, o.created_at, o.sent_at"
 LOCK_ADDRESS = "SELECT pg_advisory_xact_lock(hashtextextended($1, 11))"
@@ -32,8 +32,8 @@ WHERE s.portal_id = $1 AND s.email = $2 AND s.requested_at > $3 AND o.created_at
 """
 ADD_SIGNUP = """
 INSERT INTO signups (portal_id, email, business_unit_id, subscription_ids, language, source,
-    token_hash, requested_at, expires_at, correlation_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id
+    token_hash, requested_at, expires_at, correlation_id, direct)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
 """
 ADD_MAIL = """
 INSERT INTO mail_outbox (portal_id, signup_id, recipient, message, message_id, state,
@@ -72,7 +72,10 @@ WHERE id = $1
 
 
 def signup_row(r: Sequence[Any]) -> Signup:
-    return Signup(r[0], r[1], r[2], r[3], unpack_ids(r[4]), *r[5:11])
+    return Signup(
+        r[0], r[1], r[2], r[3], unpack_ids(r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
+        bool(r[11]),
+    )  # fmt: skip
 
 
 def delivery_row(r: Sequence[Any]) -> Delivery | None:
@@ -90,16 +93,16 @@ class PostgresMail(PostgresSubscribers):
                 await con.execute(LOCK_ADDRESS, f"signup:{portal_id}:{email}")
                 sent = [r[0] for r in await con.fetch(SENT, portal_id, email, since)]
                 outcome = await self._apply(con, portal_id, [email], lambda s: plan(s, sent))
-                decision, signup_id = outcome.value, None
-                if (s := decision.signup) is not None:
-                    signup_id = await con.fetchval(
-                        ADD_SIGNUP, portal_id, email, s.business_unit_id,
-                        pack_ids(s.subscription_ids), s.language, s.source, s.token_hash,
-                        s.requested_at, s.expires_at, s.correlation_id,
-                    )  # fmt: skip
-                    if (m := decision.mail) is not None:
-                        await con.execute(ADD_MAIL, portal_id, signup_id, m.recipient,
-                                          m.message, m.message_id, s.requested_at)  # fmt: skip
+                decision = outcome.value
+                s = decision.signup
+                signup_id = await con.fetchval(
+                    ADD_SIGNUP, portal_id, email, s.business_unit_id,
+                    pack_ids(s.subscription_ids), s.language, s.source, s.token_hash,
+                    s.requested_at, s.expires_at, s.correlation_id, s.direct,
+                )  # fmt: skip
+                if (m := decision.mail) is not None:
+                    await con.execute(ADD_MAIL, portal_id, signup_id, m.recipient,
+                                      m.message, m.message_id, s.requested_at)  # fmt: skip
             result = SignupResult(decision, signup_id)
             return Outcome(result, outcome.touched, outcome.events, outcome.suppressions)
 
@@ -124,7 +127,7 @@ class PostgresMail(PostgresSubscribers):
     ) -> list[tuple[Signup, Delivery | None]]:
         async with self._connection() as con:
             rows = await con.fetch(LIST, portal_id, limit)
-        return [(signup_row(tuple(r)[:11]), delivery_row(tuple(r)[11:])) for r in rows]
+        return [(signup_row(tuple(r)[:12]), delivery_row(tuple(r)[12:])) for r in rows]
 
     async def signup_delivery(self, portal_id: int, signup_id: int) -> Delivery | None:
         async with self._connection() as con:

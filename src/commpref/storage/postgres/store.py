@@ -39,6 +39,7 @@ class PostgresStore(
     PostgresLedger,
     PostgresImports,
     PostgresMail,
+    PostgresFeedback,
     PostgresSubscribers,
     PostgresAdmin,
     PostgresRateLimits,
@@ -46,7 +47,6 @@ class PostgresStore(
     PostgresTallies,
     PostgresConsole,
     PostgresLinkKeys,
-    PostgresFeedback,
 ):
     kind = "postgresql"
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, TypeVar
 
 from commpref.domain.feedback import Provider
 from commpref.domain.feedback_providers import ProviderConfig
 from commpref.errors import NotFound
+from commpref.storage.feedback import FeedbackPlan
+from commpref.storage.sqlite import subscribers
 from commpref.storage.sqlite.connection import Conn, SqliteConnections
 from commpref.storage.sqlite.transactions import one
+from commpref.storage.subscribers import Outcome
+
+T = TypeVar("T")
 
 _CONFIG = "portal_id, provider, config, updated_at"
 _CHUNK = 500  # ids per statement: SQLite bounds the number of parameters
@@ -40,19 +45,6 @@ def _put(
 def _chunks(ids: Collection[str]) -> list[list[str]]:
     listed = list(dict.fromkeys(ids))
     return [listed[i : i + _CHUNK] for i in range(0, len(listed), _CHUNK)]
-
-
-def _seen(c: Conn, portal_id: int, provider: str, ids: Collection[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        rows = c.execute(
-            "SELECT event_id FROM feedback_events WHERE portal_id = ? AND provider = ?"
-            f" AND event_id IN ({marks})",
-            (portal_id, provider, *chunk),
-        )
-        found.update(r[0] for r in rows)
-    return found
 
 
 def _record(c: Conn, portal_id: int, provider: str, ids: Collection[str], now: int) -> set[str]:
@@ -91,19 +83,25 @@ class SqliteFeedback(SqliteConnections):
         count = await self._write(lambda c: c.execute(sql, (portal_id, provider.value)).rowcount)
         return bool(count)
 
-    async def seen_feedback_events(
-        self, portal_id: int, provider: Provider, event_ids: Collection[str]
-    ) -> set[str]:
-        if not event_ids:
-            return set()
-        return await self._read(lambda c: _seen(c, portal_id, provider.value, event_ids))
+    async def apply_feedback(
+        self,
+        portal_id: int,
+        provider: Provider,
+        event_ids: Collection[str],
+        emails: Sequence[str],
+        plan: FeedbackPlan[T],
+        *,
+        now: int,
+    ) -> T:
+        addresses = sorted(set(emails))
 
-    async def record_feedback_events(
-        self, portal_id: int, provider: Provider, event_ids: Collection[str], now: int
-    ) -> set[str]:
-        if not event_ids:
-            return set()
-        return await self._write(lambda c: _record(c, portal_id, provider.value, event_ids, now))
+        def run(c: Conn) -> Outcome[T]:
+            new = frozenset(_record(c, portal_id, provider.value, event_ids, now))
+            return subscribers.apply(c, portal_id, addresses, lambda subs: plan(subs, new))
+
+        outcome = await self._write(run)
+        self._committed(outcome)
+        return outcome.value
 
     async def prune_feedback_events(self, *, before: int) -> int:
         sql = "DELETE FROM feedback_events WHERE received_at < ?"

@@ -29,7 +29,7 @@ Conn = sqlite3.Connection
 
 SIGNUP_COLUMNS = (
     "s.id, s.portal_id, s.email, s.business_unit_id, s.subscription_ids, s.language, "
-    "s.source, s.requested_at, s.expires_at, s.confirmed_at, s.correlation_id"
+    "s.source, s.requested_at, s.expires_at, s.confirmed_at, s.correlation_id, s.direct"
 )
 DELIVERY_COLUMNS = "o.id, o.state, o.attempts, o.last_error, o.created_at, o.sent_at"
 # The confirmation emails of an address, by way of its sign-ups (indexed by address).
@@ -39,8 +39,8 @@ SQL_SENT = (
 )
 SQL_ADD_SIGNUP = (
     "INSERT INTO signups (portal_id, email, business_unit_id, subscription_ids, language, "
-    "source, token_hash, requested_at, expires_at, correlation_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "source, token_hash, requested_at, expires_at, correlation_id, direct) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 SQL_ADD_MAIL = (
     "INSERT INTO mail_outbox (portal_id, signup_id, recipient, message, message_id, state, "
@@ -54,7 +54,10 @@ SQL_DUE = (
 
 
 def signup_row(r: Sequence[Any]) -> Signup:
-    return Signup(r[0], r[1], r[2], r[3], unpack_ids(r[4]), *r[5:11])
+    return Signup(
+        r[0], r[1], r[2], r[3], unpack_ids(r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
+        bool(r[11]),
+    )  # fmt: skip
 
 
 def delivery_row(r: Sequence[Any]) -> Delivery | None:
@@ -91,7 +94,7 @@ class SqliteMail(SqliteConnections):
             "WHERE s.portal_id = ? ORDER BY s.id DESC LIMIT ?"
         )
         rows = await self._read(lambda c: c.execute(sql, (portal_id, limit)).fetchall())
-        return [(signup_row(r[:11]), delivery_row(r[11:])) for r in rows]
+        return [(signup_row(r[:12]), delivery_row(r[12:])) for r in rows]
 
     async def signup_delivery(self, portal_id: int, signup_id: int) -> Delivery | None:
         sql = (
@@ -152,11 +155,9 @@ def _sign_up(
     sent = [r[0] for r in c.execute(SQL_SENT, (portal_id, email, since, since))]
     outcome = subscribers.apply(c, portal_id, [email], lambda subs: plan(subs, sent))
     decision = outcome.value
-    signup_id = None
-    if decision.signup is not None:
-        signup_id = _add_signup(c, portal_id, email, decision.signup)
-        if decision.mail is not None:
-            _add_mail(c, portal_id, signup_id, decision.mail, decision.signup.requested_at)
+    signup_id = _add_signup(c, portal_id, email, decision.signup)
+    if decision.mail is not None:
+        _add_mail(c, portal_id, signup_id, decision.mail, decision.signup.requested_at)
     return Outcome(
         SignupResult(decision, signup_id), outcome.touched, outcome.events, outcome.suppressions
     )
@@ -166,7 +167,7 @@ def _add_signup(c: Conn, portal_id: int, email: str, s: NewSignup) -> int:
     row_id = c.execute(
         SQL_ADD_SIGNUP,
         (portal_id, email, s.business_unit_id, pack_ids(s.subscription_ids), s.language,
-         s.source, s.token_hash, s.requested_at, s.expires_at, s.correlation_id),
+         s.source, s.token_hash, s.requested_at, s.expires_at, s.correlation_id, s.direct),
     ).lastrowid  # fmt: skip
     assert row_id is not None
     return row_id
