@@ -14,7 +14,14 @@ from commpref.storage.migrations import LATEST, MIGRATIONS, Migration
 from commpref.storage.postgres.connection import MIGRATION_LOCK, apply_migrations
 from commpref.storage.postgres.store import PostgresStore
 from tests.conftest import POSTGRES_URL
-from tests.integration.test_store_tallies import T, old_rows, recounted_here
+from tests.integration.test_store_tallies import (
+    DAY,
+    STALE_COMPLAINT,
+    T,
+    complaint_rows,
+    old_rows,
+    recounted_here,
+)
 from tests.support.postgres import fresh_database
 
 pytestmark = [
@@ -172,3 +179,38 @@ async def test_an_upgrade_counts_the_tallies_of_what_the_database_holds(empty_ur
         assert await con.fetchval("SELECT count(*) FROM tallies WHERE portal_id = 2") > 0
     finally:
         await con.close()
+
+
+async def test_the_upgrade_to_the_feedback_source_recounts(empty_url: str) -> None:
+    """A complaint counted under `other` at migration 11 moves to `feedback`."""
+    state, changes = complaint_rows()
+    con = await asyncpg.connect(empty_url)
+    try:
+        await apply_migrations(con, upto=11)
+        await con.execute(
+            "INSERT INTO portals (id, name, secret, created_at) VALUES (1, 'Old', $1, $2)",
+            "s" * 64, T,
+        )  # fmt: skip
+        await con.execute(
+            "INSERT INTO events (portal_id, email, at, source, actor, correlation_id, changes) "
+            "VALUES (1, 'c@example.com', $1, 'Spam complaint', 'feedback:ses', 'c', $2)",
+            T, changes,
+        )  # fmt: skip
+        await con.execute(
+            "INSERT INTO subscribers (portal_id, email, created_at, state) "
+            "VALUES (1, 'c@example.com', $1, $2)",
+            T, state,
+        )  # fmt: skip
+        await con.execute(
+            "INSERT INTO tallies (portal_id, day, name, value) VALUES ($1, $2, $3, $4)",
+            *STALE_COMPLAINT,
+        )
+    finally:
+        await con.close()
+    store = PostgresStore(empty_url)
+    await store.open()
+    try:
+        days = (await store.tallies(1, since_day=0)).days
+        assert days[DAY] == {"out:feedback": 1, "feedback:complaint": 1}
+    finally:
+        await store.close()

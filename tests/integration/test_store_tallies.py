@@ -511,6 +511,46 @@ async def test_opening_a_database_from_before_the_tallies_counts_what_it_holds(
         await store.close()
 
 
+def complaint_rows() -> tuple[bytes, bytes]:
+    """A complaint's opt-out of all as a version before its chart source stored it: the
+    packed state and changes; its day was counted as `out:other`."""
+    wide = {0: WideStatus(UNSUB, T, "Spam complaint")}
+    return codec.encode({}, wide), codec.encode_changes([Change(ChangeKind.WIDE, 0, NS, UNSUB)])
+
+
+STALE_COMPLAINT = (1, DAY, "out:other", 1)  # (portal, day, name, value) as counted before
+
+
+async def test_the_upgrade_to_the_feedback_source_recounts(tmp_path: Path) -> None:
+    """SQLite (PostgreSQL: tests/integration/test_postgres_migrations.py): a complaint
+    counted under `other` at migration 11 moves to `feedback` when this version opens it."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:11])
+        transactions.migrate(conn)
+    state, changes = complaint_rows()
+    conn.execute("INSERT INTO portals (id, name, secret, created_at) VALUES (1, 'Old', ?, ?)",
+                 ("s" * 64, T))  # fmt: skip
+    conn.execute(
+        "INSERT INTO events (portal_id, email, at, source, actor, correlation_id, changes) "
+        "VALUES (1, 'c@example.com', ?, 'Spam complaint', 'feedback:ses', 'c', ?)",
+        (T, changes),
+    )
+    conn.execute("INSERT INTO subscribers (portal_id, email, created_at, state) "
+                 "VALUES (1, 'c@example.com', ?, ?)", (T, state))  # fmt: skip
+    conn.execute("INSERT INTO tallies (portal_id, day, name, value) VALUES (?, ?, ?, ?)",
+                 STALE_COMPLAINT)  # fmt: skip
+    conn.close()
+    store = open_store(Settings(database_url=f"sqlite:///{path}"))
+    await store.open()
+    try:
+        days = (await store.tallies(1, since_day=0)).days
+        assert days[DAY] == {"out:feedback": 1, "feedback:complaint": 1}
+    finally:
+        await store.close()
+
+
 # --- folding, and writers at the same time ----------------------------------------
 
 

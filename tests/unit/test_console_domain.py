@@ -64,9 +64,11 @@ def test_the_chart_stacks_ins_up_and_outs_down_on_a_nice_scale() -> None:
     assert built.days[-1][0] == chart.day_label(today)
     assert built.scale == 5  # the busiest day has 5 opt-ins
     assert (built.total_in, built.total_out) == (5, 5)
-    last = [b for b in built.bars if b.label.startswith(chart.day_label(today))]
-    ups = [b for b in last if "opt-ins" in b.label]
-    downs = [b for b in last if "opt-outs" in b.label]
+    last = [b for b in built.bars if b.day == chart.day_label(today)]
+    ups = [b for b in last if b.opt_in]
+    downs = [b for b in last if not b.opt_in]
+    assert [(b.value, b.source) for b in ups] == [(3, "api"), (2, "page")]
+    assert [(b.value, b.source) for b in downs] == [(4, "one_click")]
     assert all(b.y + b.height <= built.middle + 0.01 for b in ups)
     assert all(b.y >= built.middle - 0.01 for b in downs)
     assert sum(b.height for b in ups) == pytest.approx(chart.HALF)  # 5 of 5: a full half

@@ -25,7 +25,7 @@ def test_feedback_entries_have_daily_totals_of_their_own() -> None:
         (DAY, "feedback:complaint"): 1,
         (DAY, "feedback:hard_bounce"): 2,
         (DAY, "feedback:soft_bounce"): 1,
-        (DAY, "out:other"): 1,  # the complaint is an opt-out too
+        (DAY, "out:feedback"): 1,  # the complaint is an opt-out too, of its own source
         (DAY, "out:api"): 1,
     }
     assert all(tallies.is_daily(name) for _, name in tallies.daily(events))
@@ -46,5 +46,5 @@ def test_the_keyed_form_counts_them_alike() -> None:
         (DAY, "feedback:complaint"): 1,
         (DAY, "feedback:hard_bounce"): 1,
         (DAY, "feedback:soft_bounce"): 1,
-        (DAY, "out:other"): 1,
+        (DAY, "out:feedback"): 1,
     }

@@ -16,13 +16,16 @@ of ledger entries:
   erasure counts as one `out:erasure`;
 - `feedback:complaint`, `feedback:hard_bounce`, `feedback:soft_bounce`: entries of mail
   providers' feedback (`services.feedback`): complaints that opted the address out (also
-  counted in `out:other`), hard bounces (BOUNCE changes: imported marks too) and soft
+  counted in `out:feedback`), hard bounces (BOUNCE changes: imported marks too) and soft
   bounces.
 
 The two sets of names never meet, so a daily total of 1970-01-01 (day 0) is told from a
 standing count by its name (`is_daily`).
 
-`<source>` is who made the change (`SOURCES`), read from the entry's actor.
+`<source>` is who made the change (`SOURCES`), read from the entry's actor. The name is
+stored, so a source added later leaves the totals already counted where they were (mail
+feedback and sign-up confirmations were once `other`) until a recount
+(`storage.tallies`) counts the ledger again.
 
 Erased addresses are not counted: an erasure removes the address's counts, and a suppressed
 address that is written again is counted from its new stored record.
@@ -35,20 +38,26 @@ from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from commpref.domain.model import Change, ChangeKind, Event, Status, Subscriber
+from commpref.domain.signups import ACTOR_KIND
 
 DAY_MS = 86_400_000
 SUBSCRIBERS = "subscribers"
-SOURCES = ("api", "page", "one_click", "import", "console", "erasure", "other")
+SOURCES = ("api", "page", "one_click", "signup", "import", "console", "feedback", "erasure",
+           "other")  # fmt: skip
 _SOURCE_OF_ACTOR = {
     "token": "api",
     "preference_page": "page",
     "one_click": "one_click",
+    ACTOR_KIND: "signup",  # a double opt-in confirmed (a direct sign-up's actor is its token)
     "import": "import",
     "console": "console",
+    "feedback": "feedback",  # `services.feedback.actor`: only a complaint opts out
 }
+COMPLAINTS, HARD_BOUNCES, SOFT_BOUNCES = (
+    "feedback:complaint", "feedback:hard_bounce", "feedback:soft_bounce"
+)  # fmt: skip
 _KEPT = (Status.SUBSCRIBED, Status.UNSUBSCRIBED)
 _DAILY = ("in:", "out:", "feedback:")
-_FEEDBACK_ACTOR = "feedback:"  # `services.feedback.actor`
 
 
 def type_name(definition_id: int, status: Status) -> str:
@@ -111,15 +120,15 @@ def _add_marks(
     out: dict[tuple[int, str], int], day: int, actor: str, marks: _Marks, n: int
 ) -> None:
     opted_in, opted_out, erasures, hard, soft = marks
-    complaint = int(opted_out and actor.startswith(_FEEDBACK_ACTOR))
-    counted = (("out:erasure", erasures), ("feedback:hard_bounce", hard),
-               ("feedback:soft_bounce", soft), ("feedback:complaint", complaint))  # fmt: skip
+    source = source_of(actor) if opted_in or opted_out else ""
+    complaint = int(opted_out and source == "feedback")
+    counted = (("out:erasure", erasures), (HARD_BOUNCES, hard), (SOFT_BOUNCES, soft),
+               (COMPLAINTS, complaint))  # fmt: skip
     for name, count in counted:
         if count:
             key = (day, name)
             out[key] = out.get(key, 0) + count * n
     if opted_in or opted_out:
-        source = source_of(actor)
         if opted_in:
             key = (day, f"in:{source}")
             out[key] = out.get(key, 0) + n
@@ -356,6 +365,10 @@ class Tallies:
 
     def opted_out(self, business_unit_id: int = 0) -> int:
         return self.standing.get(wide_name(business_unit_id), 0)
+
+    def total(self, name: str) -> int:
+        """A daily total added up over the days read (those since `of`'s `since_day`)."""
+        return sum(totals.get(name, 0) for totals in self.days.values())
 
     @classmethod
     def of(cls, rows: Iterable[tuple[int, str, int]], *, since_day: int = 0) -> Tallies:

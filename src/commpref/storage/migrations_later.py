@@ -124,7 +124,8 @@ SIGNUPS_AND_FEEDBACK = """
 # 12: sign-ups subscribed at once are recorded too
 # Every sign-up gets a row and an id, so the API's answer is the same whether the address
 # was subscribed at once or, having opted out, asked to confirm: only the sign-up's state
-# (read with another scope) tells the two apart.
+# (read with another scope) tells the two apart. The stores recount the tallies after it
+# (`RECOUNTED_AFTER`), so complaints and confirmations move to their own chart sources.
 DIRECT_SIGNUPS = """
         ALTER TABLE signups ADD COLUMN direct {bool} NOT NULL DEFAULT {false}
         """

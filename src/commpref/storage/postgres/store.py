@@ -67,7 +67,7 @@ class PostgresStore(
             self._pool, applied = await conn.create_pool(
                 self.url, size=self.pool_size, init=self._init_connection
             )
-            if tallies.ADDED_IN in applied:  # an upgrade: count what is there
+            if tallies.RECOUNTED_AFTER & set(applied):  # an upgrade: count what is there
                 try:
                     await self._recount_every_portal()
                 except BaseException:

@@ -52,7 +52,7 @@ class SqliteStore(
         self._reader_pool = ThreadPoolExecutor(self._reader_count, "sqlite-reader")
         try:
             await asyncio.get_running_loop().run_in_executor(self._writer_pool, self._open_writer)
-            if tallies.ADDED_IN in self.migrated_now:  # an upgrade: count what is there
+            if tallies.RECOUNTED_AFTER & self.migrated_now:  # an upgrade: count what is there
                 await self._recount_every_portal()
             self._checkpointer = threading.Thread(
                 target=self._checkpoint_loop,

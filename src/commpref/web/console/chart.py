@@ -20,8 +20,10 @@ COLOURS = {  # distinct in both colour schemes, each at least 3:1 against the ca
     "api": "#2563eb",
     "page": "#0f766e",
     "one_click": "#7c3aed",
+    "signup": "#0891b2",
     "import": "#b45309",
     "console": "#be185d",
+    "feedback": "#dc2626",
     "erasure": "#475569",
     "other": "#65a30d",
 }
@@ -34,7 +36,12 @@ class Bar:
     width: float
     height: float
     colour: str
-    label: str  # what a pointer over it (and a screen reader) is told
+    # What a pointer over it (and a screen reader) is told, in words the template
+    # translates: the day, how many, which way, and the source (`SOURCES`).
+    day: str
+    value: int
+    opt_in: bool
+    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +93,9 @@ def build(days: Mapping[int, Mapping[str, int]], *, today: int, span: int = 90) 
                 else:
                     y = middle + down
                     down += h
-                kind = "opt-ins" if sign < 0 else "opt-outs"
                 bars.append(
                     Bar(round(x, 2), round(y, 2), round(step * 0.8, 2), round(h, 2),
-                        COLOURS[source], f"{label}: {value} {kind} ({source})")
+                        COLOURS[source], label, value, sign < 0, source)
                 )  # fmt: skip
     return Chart(tuple(bars), tuple(rows), scale)
 

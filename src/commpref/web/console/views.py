@@ -13,7 +13,7 @@ from urllib.parse import quote
 from commpref.domain import emails
 from commpref.domain.console import Role
 from commpref.domain.model import LegalBasis, Status
-from commpref.domain.tallies import DAY_MS
+from commpref.domain.tallies import COMPLAINTS, DAY_MS, HARD_BOUNCES, SOFT_BOUNCES
 from commpref.errors import ValidationError
 from commpref.http.operation import Reply
 from commpref.services import console, erasure, feedback, history, links, statuses
@@ -110,6 +110,12 @@ async def overview(v: Visit) -> Reply:
         units=units,
         chart=chart.build(tallies.days, today=today),
         colours=chart.COLOURS,
+        # Over the days read, the chart's 90, like the opt-ins and opt-outs beside them.
+        feedback={
+            "complaints": tallies.total(COMPLAINTS),
+            "hard_bounces": tallies.total(HARD_BOUNCES),
+            "soft_bounces": tallies.total(SOFT_BOUNCES),
+        },
         entries=entries,
         definitions=ctx.by_id,
     )
