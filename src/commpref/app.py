@@ -120,7 +120,12 @@ _CONSOLE = console.PREFIX + "/"
 def _workers(store: Store, settings: Settings, m: Metrics | None) -> Workers | None:
     if not settings.jobs_enabled:
         return None
-    workers = Workers(store, settings, on_backlog=None if m is None else m.set_webhook_backlog)
+    workers = Workers(
+        store,
+        settings,
+        on_webhook_backlog=None if m is None else m.set_webhook_backlog,
+        on_mail_backlog=None if m is None else m.set_mail_backlog,
+    )
     workers.start()
     return workers
 

@@ -1,4 +1,8 @@
-"""One real server per backend for the e2e tests of a module; each test makes its own portal."""
+"""One real server per backend for the e2e tests of a module; each test makes its own portal.
+
+A module that sends email overrides `server` with `mailing_server`: a server that mails
+through `smtp`, a real SMTP server (tests/support/smtp.py) whose `messages` the tests read.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import pytest
 from tests.conftest import BACKENDS
 from tests.support.console import Operators, Staff
 from tests.support.server import Portal, Server, started_server
+from tests.support.smtp import SmtpServer, smtp_server
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -17,6 +22,23 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     with started_server(request.param, tmp_path_factory.mktemp("server")) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpServer]:
+    with smtp_server() as s:
+        yield s
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def mailing_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer
+) -> Iterator[Server]:
+    """A module's server that mails through `smtp`; its mail job polls every 50 ms, so an
+    email arrives while the test waits for it."""
+    env = {"COMMPREF_SMTP_URL": smtp.url(), "COMMPREF_JOB_POLL_MS": "50"}
+    with started_server(request.param, tmp_path_factory.mktemp("server"), env) as srv:
         yield srv
 
 

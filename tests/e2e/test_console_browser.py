@@ -324,3 +324,38 @@ def test_an_owner_brands_the_portal_and_adds_a_user(site: Console) -> None:
     expect(mine.get_by_role("button", name="Disable")).to_have_count(0)  # never oneself
     site.check_clean(page)
     site.shot(page, "users")
+
+
+def test_an_admin_takes_mailgun_feedback_and_watches_the_sign_ups(site: Console) -> None:
+    r = site.api.patch(
+        "/commpref/v1/portal", json={"doubleOptIn": True, "mailFrom": "news@northwind.example"}
+    )
+    assert r.status_code == 200, r.text
+    weekly = site.portal.definitions[0]
+    for email in ("ada@example.com", "grace@example.com"):
+        r = site.api.post(
+            "/commpref/v1/signups",
+            json={"email": email, "subscriptionIds": [weekly], "source": "Shop footer"},
+        )
+        assert r.status_code == 202, r.text
+    page = site.open("/console/feedback")
+    site.sign_in(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mail feedback")
+    page.get_by_label("Webhook signing key").fill("key-for-the-mailgun-webhooks")
+    page.locator("section:has(#feedback-mailgun)").get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    expect(page.locator("#provider-mailgun")).to_contain_text("configured")
+    listed = site.api.get("/commpref/v1/feedback-providers").json()
+    assert [p["provider"] for p in listed["results"]] == ["mailgun"]
+    site.check_clean(page)
+    site.shot(page, "feedback")
+
+    page.get_by_role("link", name="Sign-ups").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign-ups")
+    rows = page.locator("table.signups tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("grace@example.com")
+    expect(rows.first.locator(".signup-state")).to_contain_text("waiting until")
+    expect(rows.first.locator(".mail-state")).to_contain_text("queued")
+    site.check_clean(page)
+    site.shot(page, "signups")

@@ -158,6 +158,54 @@ def test_portal_flags(server: Server) -> None:
         assert [d["id"] for d in r.json()["results"]] == [definition_id]
 
 
+def test_business_unit_double_opt_in(server: Server) -> None:
+    portal = server.new_portal(brands=True, double_opt_in=True)
+    pid = str(portal.id)
+    assert (
+        out(server, "business-unit", "create", "--portal", pid, "--id", "7", "--name", "Seven")
+        == "7"
+    )
+
+    def unit_set(*flags: str) -> str:
+        return out(server, "business-unit", "set", "--portal", pid, "--id", "7", *flags)
+
+    def own_setting() -> bool | None:
+        with server.client(portal.token) as c:
+            units = c.get("/commpref/v1/business-units").json()["results"]
+        (seven,) = [u for u in units if str(u["id"]) == "7"]
+        setting: bool | None = seven["doubleOptIn"]
+        return setting
+
+    assert own_setting() is None
+    assert unit_set("--no-double-opt-in") == (
+        f"business unit 7 of portal {pid}: double opt-in off (its own setting)"
+    )
+    assert own_setting() is False
+    assert unit_set("--double-opt-in") == (
+        f"business unit 7 of portal {pid}: double opt-in on (its own setting)"
+    )
+    assert own_setting() is True
+    out(server, "portal", "set", "--portal", pid, "--no-double-opt-in")
+    assert unit_set("--portal-double-opt-in") == (
+        f"business unit 7 of portal {pid}: double opt-in off (the portal's setting)"
+    )
+    assert own_setting() is None
+    (stored,) = [
+        u for u in server.admin(lambda store: store.list_business_units(portal.id)) if u.id == 7
+    ]
+    assert stored.double_opt_in is None
+
+    message = fails(server, "business-unit", "set", "--portal", pid, "--id", "8", "--double-opt-in")
+    assert message == "Error: Business unit 8 does not exist"
+    message = fails(server, "business-unit", "set", "--portal", "999999", "--id", "7",
+                    "--no-double-opt-in")  # fmt: skip
+    assert message == "Error: Portal 999999 does not exist"
+    for flags in ((), ("--double-opt-in", "--portal-double-opt-in")):
+        result = server.cli("business-unit", "set", "--portal", pid, "--id", "7", *flags,
+                            check=False)  # fmt: skip
+        assert result.returncode == 2 and "give one of --double-opt-in" in result.stderr
+
+
 def test_token_revoke(server: Server) -> None:
     portal_id = out(server, "portal", "create", "--name", "Revoke")
     token = out(server, "token", "create", "--portal", portal_id, "--all-scopes")

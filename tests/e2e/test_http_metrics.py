@@ -9,7 +9,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.http_helpers import url
-from tests.support.server import Server
+from tests.support.server import Server, until
 
 
 def samples(server: Server) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -71,6 +71,21 @@ def test_requests_statuses_and_ledger_are_counted(server: Server) -> None:
     assert value(after, "commpref_db_pool_connections", state="max") >= 1
     assert ("commpref_webhook_backlog", ()) in after
     assert value(after, "commpref_http_requests_in_progress", state="active") == 0
+
+
+def test_the_mail_backlog_counts_waiting_confirmation_emails(server: Server) -> None:
+    # This module's server has no SMTP relay, so a queued email waits in the outbox.
+    before = samples(server)
+    assert ("commpref_mail_backlog", ()) in before
+    assert value(before, "commpref_mail_backlog") == 0
+    portal = server.new_portal(double_opt_in=True, mail_from="news@brand.example")
+    with server.client(portal.token) as http:
+        body = {"email": "waits@example.com", "subscriptionIds": portal.definitions[:1]}
+        r = http.post("/commpref/v1/signups", json=body)
+        assert r.status_code == 202 and r.json()["status"] == "PENDING_CONFIRMATION", r.text
+    # the mail worker refreshes the gauge every few seconds
+    until(lambda: value(samples(server), "commpref_mail_backlog") != 0, "the mail backlog")
+    assert value(samples(server), "commpref_mail_backlog") == 1
 
 
 def test_unknown_routes_are_counted_apart(server: Server) -> None:

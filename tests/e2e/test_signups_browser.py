@@ -18,29 +18,18 @@ import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from commpref.services import admin
-from tests.conftest import BACKENDS
 from tests.e2e.http_helpers import B, url
 from tests.support.browser import DOCS_SHOTS, chromium, off_loop
-from tests.support.server import Server, started_server, until
-from tests.support.smtp import SmtpServer, smtp_server
+from tests.support.server import Server, until
+from tests.support.smtp import SmtpServer
 
 EMAIL = "jane.doe@example.com"
 HREF = re.compile(r'href="([^"]+/hs/manage-preferences/confirm\?t=[^"]+)"')
 
 
 @pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as s:
-        yield s
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer
-) -> Iterator[Server]:
-    env = {"COMMPREF_SMTP_URL": smtp.url(), "COMMPREF_JOB_POLL_MS": "50"}
-    with started_server(request.param, tmp_path_factory.mktemp("server"), env) as srv:
-        yield srv
+def server(mailing_server: Server) -> Server:
+    return mailing_server
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,10 @@ import pytest
 from commpref.domain import scopes
 from commpref.domain.model import ChangeKind
 from commpref.storage.sqlite.connection import database_path
-from tests.conftest import BACKENDS
 from tests.e2e.http_helpers import status_of
 from tests.support.console import operator
-from tests.support.server import COMMPREF, Portal, Server, free_port, started_server, until
-from tests.support.smtp import SmtpServer, smtp_server
+from tests.support.server import COMMPREF, Portal, Server, free_port, until
+from tests.support.smtp import SmtpServer
 
 FROM = "news@brand.example"
 LINK = re.compile(r"https?://[^\s\"<>]+/hs/manage-preferences/confirm\?t=[A-Za-z0-9_\-]+")
@@ -33,18 +32,8 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as s:
-        yield s
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer
-) -> Iterator[Server]:
-    env = {"COMMPREF_SMTP_URL": smtp.url(), "COMMPREF_JOB_POLL_MS": "50"}
-    with started_server(request.param, tmp_path_factory.mktemp("server"), env) as srv:
-        yield srv
+def server(mailing_server: Server) -> Server:
+    return mailing_server
 
 
 @pytest.fixture

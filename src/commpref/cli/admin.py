@@ -8,10 +8,11 @@ import click
 
 from commpref.cli import lists
 from commpref.cli.options import build_settings, database_url_option, fail, run
-from commpref.domain.model import RATE_LIMIT_TIERS, PortalContext, Status
+from commpref.domain import signups as rules
+from commpref.domain.model import RATE_LIMIT_TIERS, BusinessUnit, Portal, PortalContext, Status
 from commpref.domain.scopes import ALL_SCOPES
 from commpref.domain.tallies import Tallies
-from commpref.services import admin
+from commpref.services import admin, signups
 from commpref.storage.store import Store
 
 # --- portals -----------------------------------------------------------------------------
@@ -149,6 +150,48 @@ def business_unit_create(portal_id: int, unit_id: int, name: str, database_url: 
         return unit.id
 
     click.echo(run(build_settings(database_url), create))
+
+
+@business_unit.command("set")
+@click.option("--portal", "portal_id", type=int, required=True)
+@click.option("--id", "unit_id", type=int, required=True)
+@click.option(
+    "--double-opt-in/--no-double-opt-in",
+    default=None,
+    help="The unit's own setting: its sign-ups confirm by email, or not, whatever the portal's.",
+)
+@click.option(
+    "--portal-double-opt-in",
+    is_flag=True,
+    help="Drop the unit's own setting: the portal's applies.",
+)
+@database_url_option
+def business_unit_set(
+    portal_id: int,
+    unit_id: int,
+    double_opt_in: bool | None,
+    portal_double_opt_in: bool,
+    database_url: str | None,
+) -> None:
+    """Set a business unit's own double opt-in; prints the setting that now applies to it."""
+    if (double_opt_in is not None) == portal_double_opt_in:
+        raise click.UsageError(
+            "give one of --double-opt-in, --no-double-opt-in, --portal-double-opt-in"
+        )
+
+    async def update(store: Store) -> tuple[Portal, BusinessUnit]:
+        p = await admin.get_portal(store=store, portal_id=portal_id)
+        await signups.set_unit_double_opt_in(
+            store=store, portal_id=portal_id, business_unit_id=unit_id, value=double_opt_in
+        )
+        units = await admin.list_business_units(store=store, portal_id=portal_id)
+        (unit,) = [u for u in units if u.id == unit_id]
+        return p, unit
+
+    p, unit = run(build_settings(database_url), update)
+    state = "on" if rules.double_opt_in(p, unit) else "off"
+    whose = "the portal's" if unit.double_opt_in is None else "its own"
+    click.echo(f"business unit {unit.id} of portal {p.id}: double opt-in {state} ({whose} setting)")
 
 
 @click.group("definition")

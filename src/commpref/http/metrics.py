@@ -91,6 +91,12 @@ class Metrics:
             registry=r,
             multiprocess_mode="livemax",
         )
+        self.mail_backlog = Gauge(
+            "commpref_mail_backlog",
+            "Confirmation emails waiting in the outbox (fed by the mail worker).",
+            registry=r,
+            multiprocess_mode="livemax",
+        )
         self.pool = Gauge(
             "commpref_db_pool_connections",
             "Database connections of this process: open (size), in use, and the maximum.",
@@ -130,6 +136,10 @@ class Metrics:
     def set_webhook_backlog(self, pending: int) -> None:
         """The hook for the webhook outbox: how many deliveries are waiting."""
         self.webhook_backlog.set(pending)
+
+    def set_mail_backlog(self, pending: int) -> None:
+        """The hook for the mail outbox: how many confirmation emails are waiting."""
+        self.mail_backlog.set(pending)
 
     def sample(self) -> None:
         """Refresh the gauges read from elsewhere (concurrency gate, database pool)."""

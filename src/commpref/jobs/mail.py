@@ -11,6 +11,9 @@ relay or mailbox recognise a repeat). smtplib blocks, so each send runs in a thr
 - `PermanentFailure` (a 5xx to the transaction) → FAILED at once.
 - No relay configured (`COMMPREF_SMTP_URL` unset): nothing is claimed, the rows wait, and
   the job says so once in the log.
+
+Every BACKLOG_EVERY_MS the job reports how many rows wait (`on_backlog`: /metrics'
+`commpref_mail_backlog`), with a relay or without: without one is when they pile up.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from commpref.domain.webhooks import Backoff
 from commpref.errors import Unavailable
 from commpref.http import logs
 from commpref.jobs.imports import pause
+from commpref.jobs.webhooks import BACKLOG_EVERY_MS
 from commpref.mail.relay import MailError, PermanentFailure, Relay
 from commpref.services.context import now_ms
 from commpref.settings import Settings
@@ -57,6 +61,7 @@ class MailWorker:
         relay: Relay | None = None,
         backoff: Backoff = BACKOFF,
         warn: Callable[[str], None] | None = None,
+        on_backlog: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
         self.poll_s = settings.job_poll_ms / 1000
@@ -66,6 +71,8 @@ class MailWorker:
         self.lease_ms = int((self.relay.timeout if self.relay else 30) * 1000) * 4 + 30_000
         self.warn = warn or LOG.warning
         self._warned = False
+        self.on_backlog = on_backlog
+        self._backlog_at = 0
 
     async def send(self, relay: Relay, mail: QueuedMail) -> None:
         attempts = mail.attempts + 1
@@ -91,17 +98,24 @@ class MailWorker:
             mail.id, state=state, attempts=attempts, next_attempt_at=next_at, error=error, now=now
         )
 
+    async def report_backlog(self, now: int) -> None:
+        if self.on_backlog is not None and now - self._backlog_at >= BACKLOG_EVERY_MS:
+            self._backlog_at = now
+            self.on_backlog(await self.store.mail_backlog())
+
     async def send_due(self) -> int:
         """Send every row due now (one claim); returns how many were claimed."""
+        now = now_ms()
         if self.relay is None:
             if not self._warned:
                 self._warned = True
                 self.warn(NO_RELAY)
+            await self.report_backlog(now)
             return 0
-        now = now_ms()
         claimed = await self.store.claim_mail(now=now, lease_until=now + self.lease_ms, limit=BATCH)
         for mail in claimed:
             await self.send(self.relay, mail)
+        await self.report_backlog(now)
         return len(claimed)
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -64,12 +64,14 @@ class Workers:
         store: Store,
         settings: Settings,
         *,
-        on_backlog: Callable[[int], None] | None = None,
+        on_webhook_backlog: Callable[[int], None] | None = None,
+        on_mail_backlog: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.owner = owner_id()
-        self.on_backlog = on_backlog
+        self.on_webhook_backlog = on_webhook_backlog
+        self.on_mail_backlog = on_mail_backlog
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
 
@@ -80,9 +82,9 @@ class Workers:
         from commpref.jobs.webhooks import WebhookWorker
 
         imports = ImportWorker(self.store, self.settings, owner=self.owner)
-        hooks = WebhookWorker(self.store, self.settings, on_backlog=self.on_backlog)
+        hooks = WebhookWorker(self.store, self.settings, on_backlog=self.on_webhook_backlog)
         folder = TallyFolder(self.store)
-        mail = MailWorker(self.store, self.settings)
+        mail = MailWorker(self.store, self.settings, on_backlog=self.on_mail_backlog)
         loops: tuple[tuple[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]], ...] = (
             ("commpref-imports", imports.run),
             ("commpref-webhooks", hooks.run),
