@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from commpref.jobs.feedback import FeedbackPruner
+from commpref.jobs.imports import ImportWorker
+from commpref.jobs.mail import MailWorker
+from commpref.jobs.tallies import TallyFolder
+from commpref.jobs.webhooks import WebhookWorker
 from commpref.settings import Settings
 from commpref.storage.store import Store
 
@@ -76,11 +80,6 @@ class Workers:
         self._stop = asyncio.Event()
 
     def start(self) -> None:
-        from commpref.jobs.imports import ImportWorker
-        from commpref.jobs.mail import MailWorker
-        from commpref.jobs.tallies import TallyFolder
-        from commpref.jobs.webhooks import WebhookWorker
-
         imports = ImportWorker(self.store, self.settings, owner=self.owner)
         hooks = WebhookWorker(self.store, self.settings, on_backlog=self.on_webhook_backlog)
         folder = TallyFolder(self.store)
