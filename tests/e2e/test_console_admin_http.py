@@ -222,6 +222,35 @@ def test_business_units_are_listed_added_and_renamed_by_an_admin_only(
     assert "Café" in admin.page(page(portal, f"/types/{new}")).text
 
 
+def test_a_business_units_double_opt_in_is_set_by_an_admin_only(
+    server: Server, staff: Staff, portal: Portal
+) -> None:
+    def own() -> bool | None:
+        found = ok(server, portal, f"{V1}/business-units")["results"]
+        return {u["id"]: u["doubleOptIn"] for u in found}[0]
+
+    viewer, admin = staff("viewer"), staff("admin")
+    target = page(portal, "/business-units")
+    shown = viewer.page(target).text
+    assert "the portal's setting (off)" in shown and 'name="double_opt_in"' not in shown
+    form = {"action": "double_opt_in", "id": "0", "double_opt_in": "on"}
+    assert viewer.post(target, form).status_code == 403
+    assert own() is None
+    done = admin.post(target, form)
+    assert done.status_code == 303 and "done=double_opt_in" in done.headers["location"]
+    assert own() is True
+    assert 'value="on" selected' in admin.page(target).text
+    assert admin.post(target, {**form, "double_opt_in": "off"}).status_code == 303
+    assert own() is False
+    for bad in ("yes", "", "<b>on</b>"):
+        refused = admin.post(target, {**form, "double_opt_in": bad})
+        assert refused.status_code == 400 and "Choose the portal" in refused.text, bad
+    assert own() is False
+    assert admin.post(target, {**form, "id": "55"}).status_code == 404
+    assert admin.post(target, {**form, "double_opt_in": "portal"}).status_code == 303
+    assert own() is None
+
+
 # --- tokens -------------------------------------------------------------------------------------
 
 

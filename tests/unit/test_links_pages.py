@@ -103,8 +103,9 @@ async def test_unreadable_bodies_are_a_bad_form(body: bytes, content_type: str |
 SAME_WORD = {
     "de": {"(optional)", "API", "Export", "Format", "ID", "Import", "Name", "Portal",
            "Portal %(id)s", "Problem", "Status", "Tokens", "URL", "Webhook", "Webhooks"},
-    "fr": {"API", "Console", "Contacts", "Description", "Export", "Format", "ID", "Import",
-           "Secret", "Source", "Type", "Types", "URL", "Webhook", "Webhooks", "app %(app)s"},
+    "fr": {"API", "Console", "Contacts", "Description", "Double opt-in", "Export", "Format",
+           "ID", "Import", "Secret", "Source", "Type", "Types", "URL", "Webhook", "Webhooks",
+           "app %(app)s"},
 }  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from commpref.domain.console import Role
 from commpref.domain.model import Definition
 from commpref.errors import NotFound, ValidationError
 from commpref.http.operation import Reply
-from commpref.services import admin, links
+from commpref.services import admin, links, signups
 from commpref.web.console.visit import REFUSED, Visit, view
 
 # The preference page a preview opens is the real one, for an address no one can have
@@ -194,6 +194,9 @@ async def type_change(v: Visit) -> Reply:
 
 # --- business units ----------------------------------------------------------------------------
 
+# A unit's own double opt-in as the form names it (None: the portal's setting applies).
+UNIT_DOUBLE_OPT_IN: dict[str, bool | None] = {"portal": None, "on": True, "off": False}
+
 
 async def _units_page(
     v: Visit, status: int = 200, problem: str = "", typed: dict[str, str] | None = None
@@ -235,13 +238,22 @@ async def unit_change(v: Visit) -> Reply:
             await admin.rename_business_unit(
                 store=store, portal_id=portal_id, business_unit_id=unit_id, name=typed["name"]
             )
+        elif action == "double_opt_in":
+            choice = v.value("double_opt_in")
+            if choice not in UNIT_DOUBLE_OPT_IN:
+                raise ValidationError("Choose the portal's setting, on or off")
+            await signups.set_unit_double_opt_in(
+                store=store, portal_id=portal_id, business_unit_id=unit_id,
+                value=UNIT_DOUBLE_OPT_IN[choice],
+            )  # fmt: skip
         else:
             raise ValidationError("Unknown action")
     except REFUSED as exc:  # what was typed fills the form to add one again
         return await _units_page(
             v, exc.http_status, exc.message, typed if action == "create" else {}
         )
-    return v.redirect(v.url("/business-units", done="created" if action == "create" else "renamed"))
+    done = {"create": "created", "rename": "renamed"}.get(action, action)
+    return v.redirect(v.url("/business-units", done=done))
 
 
 # --- tokens ------------------------------------------------------------------------------------
