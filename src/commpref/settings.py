@@ -127,6 +127,11 @@ class Settings:
     signup_daily_emails: int = _setting(
         5, "Most confirmation emails to one address of a portal in 24 hours."
     )
+    signup_keep_days: int = _setting(
+        30,
+        "Days a sign-up is kept after its link expired (one subscribed at once: after it was "
+        "made); then it and its email are deleted. The ledger keeps the proof.",
+    )
     feedback_max_age_hours: int = _setting(
         72, "Mailbox feedback older than this is refused; applied event ids are kept as long."
     )
@@ -136,6 +141,11 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
+        for name, least in _LEAST.items():
+            if getattr(self, name) < least:
+                raise ValueError(
+                    f"COMMPREF_{name.upper()} must be at least {least}, not {getattr(self, name)}"
+                )
         if self.link_max_age_days != 0 and self.link_max_age_days < MIN_LINK_AGE_DAYS:
             raise ValueError(
                 f"COMMPREF_LINK_MAX_AGE_DAYS must be 0 (links never expire) or at least "
@@ -158,6 +168,17 @@ class Settings:
                 values[f.name] = _coerce(f.default, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+# Settings that make no sense below a bound: a link that expires at once, a throttle that
+# lets no email through, feedback refused as soon as it arrives.
+_LEAST = {
+    "signup_confirm_days": 1,
+    "signup_resend_minutes": 0,
+    "signup_daily_emails": 1,
+    "signup_keep_days": 0,
+    "feedback_max_age_hours": 1,
+}
 
 
 def _coerce(default: Any, raw: str) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from commpref.domain.signups import MailState
 from commpref.domain.webhooks import Backoff
 from commpref.jobs.mail import NO_RELAY, MailWorker
+from commpref.jobs.pruning import Pruner
 from commpref.mail import compose
 from commpref.mail.relay import Relay
 from commpref.services.context import now_ms
@@ -94,3 +95,13 @@ async def test_without_a_relay_rows_wait_and_one_warning_is_logged(store: Store)
     assert said == [NO_RELAY]
     delivery = await store.signup_delivery(portal_id, signup_id)
     assert delivery is not None and (delivery.state, delivery.attempts) == (MailState.PENDING, 0)
+
+
+async def test_the_pruner_deletes_old_sign_ups_and_keeps_recent_ones(store: Store) -> None:
+    portal, ids = await new_portal(store)
+    now = now_ms()
+    old = await store.sign_up(portal.id, A, asking(ids[0], "old", now - 60 * DAY), since=0)
+    recent = await store.sign_up(portal.id, "b@example.com", asking(ids[0], "new", now), since=0)
+    await Pruner(store, Settings(signup_keep_days=30)).prune()
+    assert await store.get_signup(portal.id, old.signup_id) is None
+    assert await store.get_signup(portal.id, recent.signup_id) is not None

@@ -5,9 +5,12 @@ Runs on every backend."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
+import asyncpg
 import pytest
 
 from commpref.domain.model import Change, ChangeKind, Event, Status, Subscriber
@@ -178,6 +181,55 @@ async def test_claims_lease_and_outcomes(store: Store) -> None:
     assert await store.claim_mail(now=NOW + 999_999, lease_until=NOW + 2_000_000, limit=9) == []
     listed = await store.list_signups(portal.id)
     assert listed[0][1] == delivery
+
+
+async def test_a_finished_email_keeps_no_link(store: Store, database_url: str) -> None:
+    """SENT and FAILED empty the message (its link); a retry keeps it to send again."""
+    portal, ids = await new_portal(store)
+    for n, state in enumerate((MailState.PENDING, MailState.SENT, MailState.FAILED)):
+        email = f"m{n}@example.com"
+        await store.sign_up(portal.id, email, asking(ids[0], f"t{n}"), since=NOW - DAY)
+        [mail] = await store.claim_mail(now=NOW, lease_until=NOW + 1, limit=9)
+        await store.finish_mail(mail.id, state=state, attempts=1, next_attempt_at=NOW + DAY,
+                                error=None, now=NOW)  # fmt: skip
+    sizes = await raw(database_url, "SELECT recipient, length(message) FROM mail_outbox")
+    assert sorted(sizes) == [
+        ("m0@example.com", len(message("m0@example.com").message)),
+        ("m1@example.com", 0),
+        ("m2@example.com", 0),
+    ]
+
+
+async def test_sign_ups_are_pruned_by_expiry_with_their_emails(
+    store: Store, database_url: str
+) -> None:
+    portal, ids = await new_portal(store)
+    old = await store.sign_up(portal.id, A, asking(ids[0], "t1"), since=NOW - DAY)
+    new = await store.sign_up(portal.id, B, asking(ids[0], "t2", NOW + 2 * DAY), since=NOW + DAY)
+    expires = NOW + 7 * DAY
+    assert await store.prune_signups(before=expires) == 0  # the link expires at, not before
+    assert await store.prune_signups(before=expires + 1) == 1
+    assert await store.get_signup(portal.id, old.signup_id) is None
+    assert await store.signup_by_token(token_hash("t1")) is None
+    assert await store.get_signup(portal.id, new.signup_id) is not None
+    assert await raw(database_url, "SELECT recipient FROM mail_outbox") == [(B,)]
+    assert await store.prune_signups(before=expires + 1) == 0
+    # The ledger keeps what the sign-up proved.
+    assert [e.event.changes[0].kind for e in await store.events(portal.id, email=A)] == [
+        ChangeKind.CONFIRMATION
+    ]
+
+
+async def raw(database_url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows read past the store: what it keeps, not what it answers."""
+    if database_url.startswith("sqlite:"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
+            return [tuple(r) for r in db.execute(sql)]
+    con = await asyncpg.connect(database_url)
+    try:
+        return [tuple(r) for r in await con.fetch(sql)]
+    finally:
+        await con.close()
 
 
 async def test_erasure_deletes_sign_ups_and_their_emails(store: Store) -> None:

@@ -372,3 +372,16 @@ def test_links_are_sealed_with_the_portals_own_key_once_it_has_one() -> None:
         token = made.manage_preferences_url.split("&d=")[1].split("&")[0]
         assert links.sealing_key_id(token) == key_id
         assert verify(token, (opening,)) is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("signup_confirm_days", 0), ("signup_resend_minutes", -1), ("signup_daily_emails", 0),
+     ("signup_keep_days", -1), ("feedback_max_age_hours", 0)],
+)  # fmt: skip
+def test_settings_below_their_bound_are_refused(name: str, value: int) -> None:
+    with pytest.raises(ValueError, match=f"COMMPREF_{name.upper()} must be at least"):
+        Settings.from_env({f"COMMPREF_{name.upper()}": str(value)})
+    assert getattr(Settings.from_env({f"COMMPREF_{name.upper()}": str(value + 1)}), name) == (
+        value + 1
+    )

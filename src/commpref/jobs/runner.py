@@ -11,9 +11,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from commpref.jobs.feedback import FeedbackPruner
 from commpref.jobs.imports import ImportWorker
 from commpref.jobs.mail import MailWorker
+from commpref.jobs.pruning import Pruner
 from commpref.jobs.tallies import TallyFolder
 from commpref.jobs.webhooks import WebhookWorker
 from commpref.settings import Settings
@@ -88,7 +88,7 @@ class Workers:
             ("commpref-imports", imports.run),
             ("commpref-webhooks", hooks.run),
             ("commpref-tallies", folder.run),
-            ("commpref-feedback", FeedbackPruner(self.store, self.settings).run),
+            ("commpref-pruning", Pruner(self.store, self.settings).run),
             ("commpref-mail", mail.run),
         )
         for name, loop in loops:

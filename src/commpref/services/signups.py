@@ -280,3 +280,9 @@ async def confirm(
 
     done = await store.confirm_signup(s.portal_id, s.id, s.email, plan, now=now)
     return bool(done)
+
+
+async def prune(*, store: Store, now: int, keep_days: int) -> int:
+    """Delete the sign-ups whose link expired more than `keep_days` ago, with their emails:
+    what they proved is in the ledger, and they hold the address itself."""
+    return await store.prune_signups(before=now - keep_days * signups.DAY_MS)

@@ -12,6 +12,10 @@ Both backends implement it and pass the same contract suite
   only while it is unconfirmed and unexpired: confirming twice runs the plan once.
 - Outbox rows are claimed with leases (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite:
   under the single writer), so any number of processes may run the mail job.
+- A row's message, which holds the confirmation link, is emptied once the row is SENT or
+  FAILED: from then on the database holds no working link, only the token's hash.
+- `prune_signups` deletes the sign-ups whose link expired before a time, with their
+  outbox rows.
 """
 
 from __future__ import annotations
@@ -141,7 +145,13 @@ class MailStore(ABC):
         error: str | None,
         now: int,
     ) -> None:
-        """Record an attempt's outcome and release the lease (SENT sets `sent_at`)."""
+        """Record an attempt's outcome and release the lease (SENT sets `sent_at`; SENT and
+        FAILED empty the message)."""
+
+    @abstractmethod
+    async def prune_signups(self, *, before: int) -> int:
+        """Delete the sign-ups (every portal) whose link expired before `before`, and their
+        outbox rows; how many sign-ups were deleted."""
 
     @abstractmethod
     async def mail_backlog(self) -> int:

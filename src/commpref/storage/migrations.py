@@ -382,7 +382,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "sign-ups with double opt-in, the mail outbox, mailbox feedback",
         later.SIGNUPS_AND_FEEDBACK,
     ),
-    Migration(12, "sign-ups subscribed at once are recorded too", later.DIRECT_SIGNUPS),
+    Migration(
+        12, "sign-ups subscribed at once are recorded too; pruned by expiry", later.DIRECT_SIGNUPS
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -126,6 +126,8 @@ SIGNUPS_AND_FEEDBACK = """
 # was subscribed at once or, having opted out, asked to confirm: only the sign-up's state
 # (read with another scope) tells the two apart. The stores recount the tallies after it
 # (`RECOUNTED_AFTER`), so complaints and confirmations move to their own chart sources.
+# Sign-ups are deleted some days after their link expired (`prune_signups`, by expiry).
 DIRECT_SIGNUPS = """
-        ALTER TABLE signups ADD COLUMN direct {bool} NOT NULL DEFAULT {false}
+        ALTER TABLE signups ADD COLUMN direct {bool} NOT NULL DEFAULT {false};
+        CREATE INDEX signups_by_expiry ON signups (expires_at)
         """

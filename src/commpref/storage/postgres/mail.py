@@ -66,8 +66,14 @@ RETURNING o.id, o.portal_id, o.signup_id, o.recipient, o.message, o.message_id, 
 """
 FINISH = """
 UPDATE mail_outbox SET state = $2, attempts = $3, next_attempt_at = $4, lease_until = 0,
-    last_error = $5, sent_at = CASE WHEN $2 = 'SENT' THEN $6 ELSE sent_at END
+    last_error = $5, sent_at = CASE WHEN $2 = 'SENT' THEN $6 ELSE sent_at END,
+    message = CASE WHEN $2 = 'PENDING' THEN message ELSE ''::bytea END
 WHERE id = $1
+"""
+PRUNE = """
+WITH gone AS (DELETE FROM signups WHERE expires_at < $1 RETURNING id),
+mails AS (DELETE FROM mail_outbox WHERE signup_id IN (SELECT id FROM gone))
+SELECT count(*) FROM gone
 """
 
 
@@ -181,3 +187,7 @@ class PostgresMail(PostgresSubscribers):
         sql = "SELECT count(*) FROM mail_outbox WHERE state = 'PENDING'"
         async with self._connection() as con:
             return int(await con.fetchval(sql))
+
+    async def prune_signups(self, *, before: int) -> int:
+        async with self._connection() as con:
+            return int(await con.fetchval(PRUNE, before))

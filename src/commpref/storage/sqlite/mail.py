@@ -136,14 +136,19 @@ class SqliteMail(SqliteConnections):
         sql = (
             "UPDATE mail_outbox SET state = ?, attempts = ?, next_attempt_at = ?, "
             "lease_until = 0, last_error = ?, "
-            "sent_at = CASE WHEN ? = 'SENT' THEN ? ELSE sent_at END WHERE id = ?"
+            "sent_at = CASE WHEN ? = 'SENT' THEN ? ELSE sent_at END, "
+            "message = CASE WHEN ? = 'PENDING' THEN message ELSE X'' END WHERE id = ?"
         )
-        args = (state.value, attempts, next_attempt_at, error, state.value, now, mail_id)
+        args = (state.value, attempts, next_attempt_at, error, state.value, now, state.value,
+                mail_id)  # fmt: skip
         await self._write(lambda c: c.execute(sql, args))
 
     async def mail_backlog(self) -> int:
         sql = "SELECT count(*) FROM mail_outbox WHERE state = 'PENDING'"
         return int((await self._read(lambda c: one(c, sql)))[0])
+
+    async def prune_signups(self, *, before: int) -> int:
+        return await self._write(lambda c: _prune(c, before))
 
 
 # --- statements ----------------------------------------------------------------------------
@@ -206,3 +211,11 @@ def _claim(c: Conn, now: int, lease_until: int, limit: int) -> list[QueuedMail]:
         ids,
     ).fetchall()
     return [QueuedMail(r[0], r[1], r[2], r[3], bytes(r[4]), *r[5:8]) for r in rows]
+
+
+def _prune(c: Conn, before: int) -> int:
+    c.execute(
+        "DELETE FROM mail_outbox WHERE signup_id IN (SELECT id FROM signups WHERE expires_at < ?)",
+        (before,),
+    )
+    return int(c.execute("DELETE FROM signups WHERE expires_at < ?", (before,)).rowcount)
