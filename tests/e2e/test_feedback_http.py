@@ -358,3 +358,31 @@ def test_unknown_portal_provider_or_configuration_is_404(server: Server, portal:
 def test_a_body_over_the_limit_is_413(server: Server, configured: Portal) -> None:
     r = post(server, configured, "mailgun", b"[" + b" " * (5 * 1024 * 1024) + b"]")
     assert r.status_code == 413
+
+
+# --- event types commpref does not know -------------------------------------------------
+
+
+def test_an_unknown_event_type_is_ignored_and_changes_nothing(
+    server: Server, configured: Portal, signer: signing.SnsSigner, sendgrid_key: tuple[Any, str]
+) -> None:
+    """Providers add event types; a delivery of one is taken (200, so that the provider
+    does not retry it for days or turn the webhook off) and changes nothing."""
+    invented = "InventedNotification"
+    ses = {**samples.SES_COMPLAINT_WITH_FEEDBACK, "notificationType": invented}
+    r = post(server, configured, "ses", signer.ses_notification(ses))
+    recipients = len(ses["mail"]["destination"])  # one event per recipient of the mail
+    assert r.json() == {"applied": 0, "duplicates": 0, "ignored": recipients}, r.text
+    body, headers = sendgrid(sendgrid_key[0], [{**samples.SENDGRID_SPAMREPORT, "event": invented}])
+    r = post(server, configured, "sendgrid", body, headers)
+    assert r.json() == {"applied": 0, "duplicates": 0, "ignored": 1}, r.text
+    auth = signing.postmark_headers(POSTMARK_USER, POSTMARK_PASSWORD)
+    postmark = {**samples.POSTMARK_SPAM_COMPLAINT, "RecordType": invented, "BouncedAt": iso_now()}
+    r = post(server, configured, "postmark", postmark, auth)
+    assert r.json() == {"applied": 0, "duplicates": 0, "ignored": 1}, r.text
+    mailgun = signing.mailgun_body(MAILGUN_KEY, {**samples.MAILGUN_COMPLAINED, "event": invented})
+    r = post(server, configured, "mailgun", mailgun)
+    assert r.json() == {"applied": 0, "duplicates": 0, "ignored": 1}, r.text
+    for email in ("richard@example.com", "alex@example.com", "john@example.com",
+                  "alice@example.com"):  # fmt: skip
+        assert history(server, configured, email) == [], email
