@@ -23,13 +23,35 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from commpref.domain.model import Subscriber
-from commpref.domain.signups import Delivery, MailState, Signup
+from commpref.domain.signups import Delivery, MailState, Signup, unpack_ids
 from commpref.storage.subscribers import Outcome, Plan
 
 T = TypeVar("T")
+
+# The columns both backends select (`s`: signups, `o`: mail_outbox), read by the two
+# functions below; a listing selects both, the sign-up's first.
+SIGNUP_COLUMNS = (
+    "s.id, s.portal_id, s.email, s.business_unit_id, s.subscription_ids, s.language, "
+    "s.source, s.requested_at, s.expires_at, s.confirmed_at, s.correlation_id, s.direct"
+)
+DELIVERY_COLUMNS = "o.id, o.state, o.attempts, o.last_error, o.created_at, o.sent_at"
+SIGNUP_WIDTH = 12  # how many of SIGNUP_COLUMNS
+
+
+def signup_row(r: Sequence[Any]) -> Signup:
+    return Signup(
+        r[0], r[1], r[2], r[3], unpack_ids(r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
+        bool(r[11]),
+    )  # fmt: skip
+
+
+def delivery_row(r: Sequence[Any]) -> Delivery | None:
+    if r[0] is None:
+        return None
+    return Delivery(r[0], MailState(r[1]), r[2], r[3], r[4], r[5])
 
 
 @dataclass(frozen=True, slots=True)

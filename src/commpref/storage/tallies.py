@@ -14,6 +14,10 @@ from abc import ABC, abstractmethod
 
 from commpref.domain.tallies import Tallies
 
+# The migrations after which every portal is recounted: 8 made the tables; 12 came with
+# the chart's sources for mail feedback and sign-up confirmations, once counted as other.
+RECOUNTED_AFTER = frozenset({8, 12})
+
 
 class TallyStore(ABC):
     @abstractmethod

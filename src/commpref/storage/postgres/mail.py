@@ -9,22 +9,25 @@ the outbox.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from commpref.domain.signups import Delivery, MailState, Signup, pack_ids, unpack_ids
-from commpref.storage.mail import QueuedMail, SignupPlan, SignupResult
+from commpref.domain.signups import Delivery, MailState, Signup, pack_ids
+from commpref.storage.mail import (
+    DELIVERY_COLUMNS,
+    SIGNUP_COLUMNS,
+    SIGNUP_WIDTH,
+    QueuedMail,
+    SignupPlan,
+    SignupResult,
+    delivery_row,
+    signup_row,
+)
 from commpref.storage.postgres.connection import affected, retrying
 from commpref.storage.postgres.subscribers import PostgresSubscribers
 from commpref.storage.subscribers import Outcome, Plan
 
 T = TypeVar("T")
 
-SIGNUP_COLUMNS = (
-    "s.id, s.portal_id, s.email, s.business_unit_id, s.subscription_ids, s.language, "
-    "s.source, s.requested_at, s.expires_at, s.confirmed_at, s.correlation_id, s.direct"
-)
-DELIVERY_COLUMNS = "o.id, o.state, o.attempts, o.last_error, o.created_at, o.sent_at"
 LOCK_ADDRESS = "SELECT pg_advisory_xact_lock(hashtextextended($1, 11))"
 SENT = """
 SELECT o.created_at FROM signups s JOIN mail_outbox o ON o.signup_id = s.id
@@ -77,19 +80,6 @@ SELECT count(*) FROM gone
 """
 
 
-def signup_row(r: Sequence[Any]) -> Signup:
-    return Signup(
-        r[0], r[1], r[2], r[3], unpack_ids(r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
-        bool(r[11]),
-    )  # fmt: skip
-
-
-def delivery_row(r: Sequence[Any]) -> Delivery | None:
-    if r[0] is None:
-        return None
-    return Delivery(r[0], MailState(r[1]), r[2], r[3], r[4], r[5])
-
-
 class PostgresMail(PostgresSubscribers):
     async def sign_up(
         self, portal_id: int, email: str, plan: SignupPlan, *, since: int
@@ -133,7 +123,10 @@ class PostgresMail(PostgresSubscribers):
     ) -> list[tuple[Signup, Delivery | None]]:
         async with self._connection() as con:
             rows = await con.fetch(LIST, portal_id, limit)
-        return [(signup_row(tuple(r)[:12]), delivery_row(tuple(r)[12:])) for r in rows]
+        return [
+            (signup_row(tuple(r)[:SIGNUP_WIDTH]), delivery_row(tuple(r)[SIGNUP_WIDTH:]))
+            for r in rows
+        ]
 
     async def signup_delivery(self, portal_id: int, signup_id: int) -> Delivery | None:
         async with self._connection() as con:

@@ -17,7 +17,6 @@ from typing import Any
 
 from commpref.storage.migrations import LATEST
 from commpref.storage.postgres import connection as conn
-from commpref.storage.postgres import tallies
 from commpref.storage.postgres.admin import PostgresAdmin
 from commpref.storage.postgres.auth_cache import AuthCache
 from commpref.storage.postgres.coalesce import Batcher
@@ -31,6 +30,7 @@ from commpref.storage.postgres.ratelimits import PostgresRateLimits
 from commpref.storage.postgres.subscribers import PostgresSubscribers
 from commpref.storage.postgres.tallies import PostgresTallies
 from commpref.storage.postgres.webhooks import PostgresWebhooks
+from commpref.storage.tallies import RECOUNTED_AFTER
 
 CLOSE_TIMEOUT = 10.0  # seconds
 
@@ -67,7 +67,7 @@ class PostgresStore(
             self._pool, applied = await conn.create_pool(
                 self.url, size=self.pool_size, init=self._init_connection
             )
-            if tallies.RECOUNTED_AFTER & set(applied):  # an upgrade: count what is there
+            if RECOUNTED_AFTER & set(applied):  # an upgrade: count what is there
                 try:
                     await self._recount_every_portal()
                 except BaseException:

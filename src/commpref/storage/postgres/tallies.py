@@ -25,9 +25,6 @@ from commpref.storage.postgres.subscribers_sql import (
     unpack_deltas,
 )
 
-# The migrations after which every portal is recounted: 8 made the tables; 12 came with
-# the chart's sources for mail feedback and sign-up confirmations, once counted as other.
-RECOUNTED_AFTER = frozenset({8, 12})
 # One folder at a time, across processes (others skip their turn), and a recount holds it
 # so that no fold moves a delta it has counted. An (int4, int4) key, apart from the
 # single-bigint keys.

@@ -8,16 +8,20 @@ then update) cannot hand a row to two workers.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from commpref.domain.signups import Delivery, MailState, Signup, pack_ids, unpack_ids
+from commpref.domain.signups import Delivery, MailState, Signup, pack_ids
 from commpref.storage.mail import (
+    DELIVERY_COLUMNS,
+    SIGNUP_COLUMNS,
+    SIGNUP_WIDTH,
     NewSignup,
     OutgoingMail,
     QueuedMail,
     SignupPlan,
     SignupResult,
+    delivery_row,
+    signup_row,
 )
 from commpref.storage.sqlite import subscribers
 from commpref.storage.sqlite.connection import SqliteConnections
@@ -27,11 +31,6 @@ from commpref.storage.subscribers import Outcome, Plan
 T = TypeVar("T")
 Conn = sqlite3.Connection
 
-SIGNUP_COLUMNS = (
-    "s.id, s.portal_id, s.email, s.business_unit_id, s.subscription_ids, s.language, "
-    "s.source, s.requested_at, s.expires_at, s.confirmed_at, s.correlation_id, s.direct"
-)
-DELIVERY_COLUMNS = "o.id, o.state, o.attempts, o.last_error, o.created_at, o.sent_at"
 # The confirmation emails of an address, by way of its sign-ups (indexed by address).
 SQL_SENT = (
     "SELECT o.created_at FROM signups s JOIN mail_outbox o ON o.signup_id = s.id "
@@ -51,19 +50,6 @@ SQL_DUE = (
     "SELECT id FROM mail_outbox WHERE state = 'PENDING' AND next_attempt_at <= ? "
     "AND coalesce(lease_until, 0) <= ? ORDER BY next_attempt_at, id LIMIT ?"
 )
-
-
-def signup_row(r: Sequence[Any]) -> Signup:
-    return Signup(
-        r[0], r[1], r[2], r[3], unpack_ids(r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
-        bool(r[11]),
-    )  # fmt: skip
-
-
-def delivery_row(r: Sequence[Any]) -> Delivery | None:
-    if r[0] is None:
-        return None
-    return Delivery(r[0], MailState(r[1]), r[2], r[3], r[4], r[5])
 
 
 class SqliteMail(SqliteConnections):
@@ -94,7 +80,7 @@ class SqliteMail(SqliteConnections):
             "WHERE s.portal_id = ? ORDER BY s.id DESC LIMIT ?"
         )
         rows = await self._read(lambda c: c.execute(sql, (portal_id, limit)).fetchall())
-        return [(signup_row(r[:12]), delivery_row(r[12:])) for r in rows]
+        return [(signup_row(r[:SIGNUP_WIDTH]), delivery_row(r[SIGNUP_WIDTH:])) for r in rows]
 
     async def signup_delivery(self, portal_id: int, signup_id: int) -> Delivery | None:
         sql = (

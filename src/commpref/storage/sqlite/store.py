@@ -15,7 +15,6 @@ from typing import Any
 
 from commpref.errors import Unavailable
 from commpref.storage import migrations
-from commpref.storage.sqlite import tallies
 from commpref.storage.sqlite.admin import SqliteAdmin
 from commpref.storage.sqlite.console import SqliteConsole
 from commpref.storage.sqlite.feedback import SqliteFeedback
@@ -28,6 +27,7 @@ from commpref.storage.sqlite.subscribers import SqliteSubscribers
 from commpref.storage.sqlite.tallies import SqliteTallies
 from commpref.storage.sqlite.transactions import applied_version, one
 from commpref.storage.sqlite.webhooks import SqliteWebhooks
+from commpref.storage.tallies import RECOUNTED_AFTER
 
 
 class SqliteStore(
@@ -52,7 +52,7 @@ class SqliteStore(
         self._reader_pool = ThreadPoolExecutor(self._reader_count, "sqlite-reader")
         try:
             await asyncio.get_running_loop().run_in_executor(self._writer_pool, self._open_writer)
-            if tallies.RECOUNTED_AFTER & self.migrated_now:  # an upgrade: count what is there
+            if RECOUNTED_AFTER & self.migrated_now:  # an upgrade: count what is there
                 await self._recount_every_portal()
             self._checkpointer = threading.Thread(
                 target=self._checkpoint_loop,

@@ -28,9 +28,6 @@ from commpref.storage.sqlite.connection import SqliteConnections
 Conn = sqlite3.Connection
 Rows = list[tuple[int, str, int]]
 
-# The migrations after which every portal is recounted: 8 made the tables; 12 came with
-# the chart's sources for mail feedback and sign-up confirmations, once counted as other.
-RECOUNTED_AFTER = frozenset({8, 12})
 FOLD_INLINE = 4096  # pending deltas after which a writer folds them itself
 FOLD_BATCH = 5000  # deltas read at once by a fold
 RECOUNT_FLUSH = 50_000  # rows worked out between two flushes of a recount (bounds its memory)
